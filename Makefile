@@ -1,0 +1,50 @@
+# bkstorages developer commands. The two that matter most:
+#   make sandbox   set up and run the demo site on a local bk-repo dev server
+#   make test      set up and run lint, types and the whole test suite
+
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV ?= .venv
+BIN := $(VENV)/bin
+DJANGO_SPEC ?= Django>=5.2,<5.3
+STAMP := $(VENV)/.installed
+
+.PHONY: help venv test lint typecheck pytest sandbox devserver bench bench-smoke test-matrix clean
+
+help:
+	@echo "make sandbox     run the demo site against a local bk-repo dev server"
+	@echo "make test        lint, type-check and run the test suite (what CI runs)"
+	@echo "make devserver   run the bk-repo dev server with default options"
+	@echo "make bench       run the benchmarks and write bench/results.md"
+	@echo "make test-matrix run the tests on every supported Python x Django"
+
+$(BIN)/python:
+	@bash scripts/make-venv.sh "$(PYTHON)" "$(VENV)"
+
+$(STAMP): $(BIN)/python setup.cfg setup.py
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e ".[dev,contrib]" "$(DJANGO_SPEC)"
+	@touch $(STAMP)
+
+venv: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+pytest: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+devserver: $(STAMP)
+	$(BIN)/python -m bkstorages_contrib.devserver $(DEVSERVER_ARGS)
+
+test-matrix: $(STAMP)
+	$(BIN)/nox $(NOX_ARGS)
+
+clean:
+	rm -rf $(VENV) .nox .mypy_cache .ruff_cache .pytest_cache build dist *.egg-info

@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class ModelsAppConfig(AppConfig):
+    name = "tests.models_app"
+    label = "models_app"

@@ -1,0 +1,1 @@
+"""Models that use bkstorages through FileField and ImageField."""
