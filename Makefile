@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 DJANGO_SPEC ?= Django>=5.2,<5.3
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test lint typecheck pytest sandbox devserver bench bench-smoke test-matrix clean
+.PHONY: help venv test lint typecheck pytest browser-deps sandbox devserver bench bench-smoke test-matrix clean
 
 help:
 	@echo "make sandbox     run the demo site against a local bk-repo dev server"
@@ -35,10 +35,22 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP)
+pytest: $(STAMP) browser-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
+
+# The browser test drives Debian's Chromium; install it when it is missing.
+browser-deps:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+		echo "Installing Chromium for the browser test (apt-get install chromium chromium-driver)"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO=sudo; else \
+			echo "Chromium is missing and this is not root: run 'sudo apt-get install chromium chromium-driver'"; exit 1; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver; \
+	fi
+
+sandbox: $(STAMP)
+	@VENV="$(VENV)" bash scripts/sandbox.sh
 
 devserver: $(STAMP)
 	$(BIN)/python -m bkstorages_contrib.devserver $(DEVSERVER_ARGS)

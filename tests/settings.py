@@ -14,6 +14,12 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.staticfiles",
     "tests.models_app",
+    # The sandbox site (tests/sandbox/); its URLs, templates and STORAGES are set by its fixtures.
+    "django.contrib.admin",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "django.contrib.humanize",
+    "sandbox_project.gallery",
 ]
 
 DATABASES = {"default": {"ENGINE": "django.db.backends.sqlite3", "NAME": ":memory:"}}

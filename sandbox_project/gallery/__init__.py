@@ -1,0 +1,1 @@
+"""The sandbox's one app: uploads, a public gallery, private documents and a bucket browser."""

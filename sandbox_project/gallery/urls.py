@@ -1,0 +1,13 @@
+from django.urls import path
+
+from sandbox_project.gallery import views
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("files/", views.uploads, name="uploads"),
+    path("gallery/", views.gallery, name="gallery"),
+    path("documents/", views.documents, name="documents"),
+    path("documents/<int:pk>/short-link/", views.short_link, name="short_link"),
+    path("browse/<str:alias>/", views.browse, name="browse"),
+    path("browse/<str:alias>/delete/", views.browse_delete, name="browse_delete"),
+]
