@@ -14,6 +14,7 @@ INSTALLED_APPS = [
     "django.contrib.contenttypes",
     "django.contrib.staticfiles",
     "tests.models_app",
+    "bkstorages_contrib",
     # The sandbox site (tests/sandbox/); its URLs, templates and STORAGES are set by its fixtures.
     "django.contrib.admin",
     "django.contrib.sessions",

@@ -1,0 +1,187 @@
+"""``manage.py bkrepo_migrate_media --from OLD [--to default]``: move a site's media files to another storage.
+
+Every file named in a ``FileField``/``ImageField`` column of any installed
+model is copied from the storage configured as ``OLD`` in STORAGES to the one
+configured as ``--to``, under the same name (so the database stays valid),
+and each copy is checked (size and sha256) after it is written. Files that
+are already identical on the destination are skipped, which makes the
+command safe to run again after an interruption. Names whose source file is
+missing are listed at the end.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.apps import apps
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.db import models
+
+from bkstorages_contrib.management.transfer import (
+    Fingerprint,
+    Progress,
+    Stopwatch,
+    describe_error,
+    get_storage,
+    human_size,
+    run_parallel,
+    storage_fingerprint,
+    storage_label,
+)
+
+COPIED, UNCHANGED, MISSING = "copied", "unchanged", "missing"
+
+
+def file_fields(labels: Iterable[str] = ()) -> list[tuple[type[models.Model], models.FileField]]:
+    """Every concrete FileField (ImageField included) of the installed models, optionally filtered.
+
+    ``labels`` are ``app_label`` or ``app_label.ModelName`` strings.
+    """
+    wanted = {label.lower() for label in labels}
+    found = []
+    for model in apps.get_models():
+        meta = model._meta
+        if meta.proxy:
+            continue  # its files are found through the concrete model
+        if wanted and meta.app_label.lower() not in wanted and meta.label_lower not in wanted:
+            continue
+        for field in meta.concrete_fields:
+            if isinstance(field, models.FileField):
+                found.append((model, field))
+    return found
+
+
+def referenced_names(fields: Iterable[tuple[type[models.Model], models.FileField]]) -> list[str]:
+    """Every distinct, non-empty file name stored in those columns, sorted."""
+    names: set[str] = set()
+    for model, field in fields:
+        queryset = model._base_manager.exclude(**{field.attname: ""}).exclude(**{f"{field.attname}__isnull": True})
+        names.update(str(value) for value in queryset.values_list(field.attname, flat=True).distinct().iterator())
+    return sorted(names)
+
+
+class Command(BaseCommand):
+    help = (
+        "Copy every file referenced by FileField/ImageField columns from one STORAGES alias to another, "
+        "verifying each copy. Safe to run again: identical files are skipped."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument(
+            "--from", dest="source", required=True, metavar="ALIAS", help="STORAGES alias holding the files now"
+        )
+        parser.add_argument(
+            "--to",
+            "--storage",
+            dest="destination",
+            default="default",
+            metavar="ALIAS",
+            help="STORAGES alias to copy the files to (default: default)",
+        )
+        parser.add_argument(
+            "--model",
+            action="append",
+            default=[],
+            metavar="APP[.MODEL]",
+            help="only migrate files of these apps or models (repeatable)",
+        )
+        parser.add_argument("--dry-run", action="store_true", help="only count what would be copied")
+        parser.add_argument("--workers", type=int, default=4, metavar="N", help="files copied at once (default: 4)")
+        parser.add_argument("--no-progress", action="store_true", help="never show a progress bar")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        if options["source"] == options["destination"]:
+            raise CommandError("--from and --to name the same storage.")
+        if options["workers"] < 1:
+            raise CommandError("--workers must be at least 1.")
+        self.source = get_storage(options["source"])
+        self.destination = get_storage(options["destination"])
+        fields = file_fields(options["model"])
+        if not fields:
+            raise CommandError("No FileField or ImageField found in the selected models.")
+        names = referenced_names(fields)
+        self.stdout.write(
+            f"Migrating {len(names)} file(s) referenced by {len(fields)} field(s) from "
+            f"{storage_label(self.source, options['source'])} to "
+            f"{storage_label(self.destination, options['destination'])}."
+        )
+        if options["dry_run"]:
+            for model, field in fields:
+                self.stdout.write(f"  {model._meta.label}.{field.name}")
+            self.stdout.write("Dry run: nothing was copied.")
+            return
+
+        clock = Stopwatch()
+        results: dict[str, list[str]] = {COPIED: [], UNCHANGED: [], MISSING: []}
+        failed: list[tuple[str, str]] = []
+        copied_bytes = 0
+        progress = Progress(self.stdout, len(names), description="migrate", enabled=not options["no_progress"])
+        try:
+            for name, result, error in run_parallel(self.migrate, names, options["workers"]):
+                if error is not None:
+                    if not isinstance(error, Exception):
+                        raise error
+                    failed.append((name, describe_error(error)))
+                    progress.message(f"FAILED {name}: {describe_error(error)}", style=self.style.ERROR)
+                    continue
+                assert result is not None
+                outcome, size = result
+                results[outcome].append(name)
+                if outcome == COPIED:
+                    copied_bytes += size
+                    progress.item_done(f"copied {name} ({human_size(size)})", size)
+                elif outcome == UNCHANGED:
+                    progress.item_done(f"already there {name}")
+                else:
+                    progress.item_done(f"missing source {name}", style=self.style.WARNING)
+        except KeyboardInterrupt:
+            raise CommandError(
+                "Interrupted. Run the same command again to finish: copied files will be skipped.", returncode=130
+            ) from None
+        finally:
+            progress.close()
+
+        missing = sorted(results[MISSING])
+        if missing:
+            self.stdout.write(f"{len(missing)} referenced file(s) do not exist in the source storage:")
+            for name in missing:
+                self.stdout.write(f"  missing: {name}")
+        summary = (
+            f"Copied {len(results[COPIED])} file(s) ({human_size(copied_bytes)}), "
+            f"{len(results[UNCHANGED])} already there, {len(missing)} missing, {len(failed)} failed in {clock}."
+        )
+        if failed:
+            self.stdout.write(summary, style_func=self.style.ERROR)
+            for name, reason in sorted(failed):
+                self.stderr.write(f"  failed: {name}: {reason}")
+            raise CommandError(f"{len(failed)} file(s) could not be copied; run the command again to retry.")
+        self.stdout.write(summary, style_func=self.style.SUCCESS)
+
+    def migrate(self, name: str) -> tuple[str, int]:
+        """Copy one file unless the destination already has an identical copy."""
+        try:
+            expected = storage_fingerprint(self.source, name)
+        except FileNotFoundError:
+            return MISSING, 0
+        try:
+            existing: Fingerprint | None = storage_fingerprint(self.destination, name)
+        except FileNotFoundError:
+            existing = None
+        if existing == expected:
+            return UNCHANGED, expected.size
+        if existing is not None and not getattr(self.destination, "file_overwrite", False):
+            self.destination.delete(name)  # otherwise save() would choose another name
+        with self.source.open(name, "rb") as fh:
+            saved = self.destination.save(name, fh)
+        if saved != name:
+            self.destination.delete(saved)
+            raise CommandError(f"the destination saved the file as {saved!r} instead of {name!r}")
+        copied = storage_fingerprint(self.destination, name)
+        if copied != expected:
+            self.destination.delete(name)
+            raise CommandError(
+                f"verification failed: source has {expected.size} bytes sha256 {expected.sha256[:12]}…, "
+                f"copy has {copied.size} bytes sha256 {copied.sha256[:12]}…"
+            )
+        return COPIED, expected.size
