@@ -1,0 +1,135 @@
+"""Run a local bk-repo dev server: ``python -m bkstorages_contrib.devserver``.
+
+On start it creates the project, a public and a private generic repository
+and the user if missing, prints the ``export BKREPO_...`` lines a shell or a
+Django site needs, and serves until Ctrl-C or SIGTERM::
+
+    eval "$(python -m bkstorages_contrib.devserver --print-env)"
+    python -m bkstorages_contrib.devserver --port 0 --data /tmp/bkrepo
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import shlex
+import signal
+import sys
+import threading
+from collections.abc import Sequence
+from types import FrameType
+
+from .app import DevServerApp, parse_zone
+from .server import make_server
+from .store import Store
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m bkstorages_contrib.devserver",
+        description="A local bk-repo compatible server for developing and testing bkstorages sites.",
+    )
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8765, help="port to listen on; 0 picks a free one (default 8765)")
+    parser.add_argument("--data", default="./.bkrepo-data", help="data directory (default ./.bkrepo-data)")
+    parser.add_argument("--project", default="bkstorages", help="project to create (default bkstorages)")
+    parser.add_argument("--username", default="admin", help="user to create (default admin)")
+    parser.add_argument("--password", default="blueking", help="that user's password (default blueking)")
+    parser.add_argument("--public-bucket", default="public", help="public repository (default public)")
+    parser.add_argument("--private-bucket", default="private", help="private repository (default private)")
+    parser.add_argument(
+        "--read-only-user",
+        action="append",
+        default=[],
+        metavar="NAME:PASSWORD",
+        help="an extra user who may read but not write (repeatable)",
+    )
+    parser.add_argument(
+        "--generic-domain",
+        default=None,
+        help="host (with the /generic prefix) put in temporary URLs; default: the request's Host + /generic",
+    )
+    parser.add_argument(
+        "--time-zone",
+        default=None,
+        help="zone the server renders dates in (default: this machine's), e.g. Asia/Shanghai or +0800",
+    )
+    parser.add_argument("--quiet", action="store_true", help="do not log requests")
+    parser.add_argument("--print-env", action="store_true", help="print the export lines and exit")
+    return parser
+
+
+def env_lines(endpoint_url: str, options: argparse.Namespace) -> list[str]:
+    values = {
+        "BKREPO_ENDPOINT_URL": endpoint_url,
+        "BKREPO_USERNAME": options.username,
+        "BKREPO_PASSWORD": options.password,
+        "BKREPO_PROJECT": options.project,
+        "BKREPO_BUCKET": options.private_bucket,
+        "BKREPO_PUBLIC_BUCKET": options.public_bucket,
+        "BKREPO_PRIVATE_BUCKET": options.private_bucket,
+    }
+    return [f"export {name}={shlex.quote(value)}" for name, value in values.items()]
+
+
+def url_host(host: str) -> str:
+    if host in ("", "0.0.0.0"):  # noqa: S104 - only used to print a reachable URL
+        return "127.0.0.1"
+    if ":" in host:
+        return f"[{host}]"
+    return host
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    options = parser.parse_args(argv)
+    if options.print_env:
+        print("\n".join(env_lines(f"http://{url_host(options.host)}:{options.port}", options)))
+        return 0
+    zone = None
+    if options.time_zone:
+        zone = parse_zone(options.time_zone)
+        if zone is None:
+            parser.error(f"unknown time zone: {options.time_zone}")
+    readers = []
+    for item in options.read_only_user:
+        name, colon, password = item.partition(":")
+        if not colon or not name:
+            parser.error("--read-only-user takes NAME:PASSWORD")
+        readers.append((name, password))
+
+    logging.basicConfig(
+        level=logging.WARNING if options.quiet else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    store = Store(options.data)
+    store.ensure_user(options.username, options.password, can_write=True)
+    for name, password in readers:
+        store.ensure_user(name, password, can_write=False)
+    store.ensure_project(options.project, options.username)
+    store.create_repo(options.project, options.public_bucket, public=True, created_by=options.username, exist_ok=True)
+    store.create_repo(options.project, options.private_bucket, public=False, created_by=options.username, exist_ok=True)
+
+    app = DevServerApp(store, generic_domain=options.generic_domain, time_zone=zone)
+    server = make_server(options.host, options.port, app)
+    endpoint = f"http://{url_host(options.host)}:{server.port}"
+    print("\n".join(env_lines(endpoint, options)), flush=True)
+    print(f"# bk-repo dev server on {endpoint} (data in {store.root}); Ctrl-C to stop", file=sys.stderr, flush=True)
+
+    def stop(signum: int, frame: FrameType | None) -> None:
+        # shutdown() waits for serve_forever to return, so call it from another thread.
+        threading.Thread(target=server.shutdown, daemon=True).start()
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,287 @@
+"""Test helpers: a bk-repo dev server in a subprocess, and pytest fixtures.
+
+Without pytest::
+
+    from bkstorages_contrib.testing import DevServer
+
+    with DevServer() as server:
+        os.environ.update(server.env())
+        ...
+
+As a pytest plugin (loaded automatically through the ``pytest11`` entry
+point once bkstorages is installed):
+
+``bkrepo_server``
+    session-scoped :class:`DevServer` on a free port with a temporary data dir.
+``bkrepo_repos``
+    a fresh public and a fresh private repository for one test
+    (``.public``, ``.private``, ``.server``).
+``bkrepo_settings``
+    like ``bkrepo_repos``, and Django's ``BKREPO_*`` settings point at them
+    for the duration of the test.
+
+Importing this module needs neither Django settings nor pytest.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+try:
+    import pytest
+except ImportError:  # pragma: no cover - usable without pytest
+    pytest = None  # type: ignore[assignment]
+
+__all__ = ["DevServer", "DevServerError", "Repos", "bkrepo_repos", "bkrepo_server", "bkrepo_settings"]
+
+START_TIMEOUT = 30.0
+
+
+class DevServerError(RuntimeError):
+    """The dev server did not start, or refused a setup request."""
+
+
+class DevServer:
+    """A dev server subprocess on a free loopback port.
+
+    ``data_dir`` defaults to a temporary directory that is removed on
+    :meth:`stop`. Other keyword options (``project``, ``username``,
+    ``password``, ``public_bucket``, ``private_bucket``, ``read_only_users``
+    as ``{name: password}``, ``time_zone``, ``generic_domain``) are passed to
+    the CLI.
+    """
+
+    def __init__(
+        self,
+        data_dir: str | os.PathLike[str] | None = None,
+        *,
+        project: str = "bkstorages",
+        username: str = "admin",
+        password: str = "blueking",  # noqa: S107 - the dev server's documented default
+        public_bucket: str = "public",
+        private_bucket: str = "private",
+        read_only_users: dict[str, str] | None = None,
+        time_zone: str | None = None,
+        generic_domain: str | None = None,
+        host: str = "127.0.0.1",
+    ) -> None:
+        self.project = project
+        self.username = username
+        self.password = password
+        self.public_bucket = public_bucket
+        self.private_bucket = private_bucket
+        self.read_only_users = dict(read_only_users or {})
+        self.time_zone = time_zone
+        self.generic_domain = generic_domain
+        self.host = host
+        self._work_dir = Path(tempfile.mkdtemp(prefix="bkrepo-devserver-"))
+        self._own_data = data_dir is None
+        self.data_dir = Path(data_dir) if data_dir is not None else self._work_dir / "data"
+        self.log_path = self._work_dir / "server.log"
+        self.endpoint_url = ""
+        self.port = 0
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def __repr__(self) -> str:
+        return f"<DevServer {self.endpoint_url or 'not started'} project={self.project!r}>"
+
+    # -- life cycle -------------------------------------------------------------
+
+    def command(self) -> list[str]:
+        args = [
+            sys.executable,
+            "-m",
+            "bkstorages_contrib.devserver",
+            "--host",
+            self.host,
+            "--port",
+            "0",
+            "--data",
+            str(self.data_dir),
+            "--project",
+            self.project,
+            "--username",
+            self.username,
+            "--password",
+            self.password,
+            "--public-bucket",
+            self.public_bucket,
+            "--private-bucket",
+            self.private_bucket,
+        ]
+        for name, password in self.read_only_users.items():
+            args += ["--read-only-user", f"{name}:{password}"]
+        if self.time_zone:
+            args += ["--time-zone", self.time_zone]
+        if self.generic_domain:
+            args += ["--generic-domain", self.generic_domain]
+        return args
+
+    def start(self) -> DevServer:
+        if self.process is not None:
+            return self
+        out_path = self._work_dir / "server.out"
+        with open(out_path, "wb") as out_file, open(self.log_path, "ab") as log_file:
+            # Make sure the child imports this very copy of the package.
+            env = dict(os.environ)
+            package_root = str(Path(__file__).resolve().parent.parent)
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
+            self.process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+                self.command(), stdout=out_file, stderr=log_file, stdin=subprocess.DEVNULL, env=env
+            )
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            env = _parse_exports(out_path.read_text("utf-8", errors="replace"))
+            if "BKREPO_PRIVATE_BUCKET" in env:
+                break
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                log = self.log_path.read_text("utf-8", errors="replace")[-2000:]
+                self.stop()
+                raise DevServerError(f"the dev server did not start:\n{log}")
+            time.sleep(0.02)
+        self.endpoint_url = env["BKREPO_ENDPOINT_URL"]
+        self.port = int(self.endpoint_url.rsplit(":", 1)[1])
+        return self
+
+    def stop(self) -> None:
+        process, self.process = self.process, None
+        if process is not None and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(10)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        if self._own_data:
+            shutil.rmtree(self._work_dir, ignore_errors=True)
+
+    def __enter__(self) -> DevServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # -- helpers ------------------------------------------------------------------
+
+    def env(self) -> dict[str, str]:
+        """The ``BKREPO_*`` environment variables for this server."""
+        return {
+            "BKREPO_ENDPOINT_URL": self.endpoint_url,
+            "BKREPO_USERNAME": self.username,
+            "BKREPO_PASSWORD": self.password,
+            "BKREPO_PROJECT": self.project,
+            "BKREPO_BUCKET": self.private_bucket,
+            "BKREPO_PUBLIC_BUCKET": self.public_bucket,
+            "BKREPO_PRIVATE_BUCKET": self.private_bucket,
+        }
+
+    def auth_header(self) -> str:
+        token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
+        return f"Basic {token}"
+
+    def create_repo(self, name: str, public: bool = False) -> str:
+        """Create a generic repository in the server's project; returns its name."""
+        body = {"projectId": self.project, "name": name, "type": "GENERIC", "category": "LOCAL", "public": public}
+        request = urllib.request.Request(  # noqa: S310 - loopback http URL we started
+            f"{self.endpoint_url}/repository/api/repo/create",
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", "Authorization": self.auth_header()},
+            method="POST",
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                payload = json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            payload = json.loads(error.read() or b"{}")
+        if payload.get("code") != 0:
+            raise DevServerError(f"could not create repository {name!r}: {payload.get('message')}")
+        return name
+
+
+def _parse_exports(text: str) -> dict[str, str]:
+    import shlex
+
+    env = {}
+    for line in text.splitlines():
+        if line.startswith("export ") and "=" in line:
+            name, _, value = line[len("export ") :].partition("=")
+            parts = shlex.split(value)
+            env[name] = parts[0] if parts else ""
+    return env
+
+
+@dataclass
+class Repos:
+    """A fresh public and private repository on ``server``."""
+
+    server: DevServer
+    public: str
+    private: str
+
+    @property
+    def project(self) -> str:
+        return self.server.project
+
+    @property
+    def endpoint_url(self) -> str:
+        return self.server.endpoint_url
+
+    def settings(self) -> dict[str, Any]:
+        """Django ``BKREPO_*`` settings for these repositories."""
+        return {
+            "BKREPO_ENDPOINT_URL": self.server.endpoint_url,
+            "BKREPO_USERNAME": self.server.username,
+            "BKREPO_PASSWORD": self.server.password,
+            "BKREPO_PROJECT": self.server.project,
+            "BKREPO_BUCKET": self.private,
+            "BKREPO_PUBLIC_BUCKET": self.public,
+            "BKREPO_PRIVATE_BUCKET": self.private,
+        }
+
+
+def new_repos(server: DevServer) -> Repos:
+    suffix = uuid.uuid4().hex[:12]
+    return Repos(
+        server=server,
+        public=server.create_repo(f"pub-{suffix}", public=True),
+        private=server.create_repo(f"priv-{suffix}", public=False),
+    )
+
+
+if pytest is not None:
+
+    @pytest.fixture(scope="session")
+    def bkrepo_server() -> Iterator[DevServer]:
+        """A dev server for the whole test session (temporary data dir, free port)."""
+        with DevServer() as server:
+            yield server
+
+    @pytest.fixture
+    def bkrepo_repos(bkrepo_server: DevServer) -> Repos:
+        """A fresh public and private repository for this test."""
+        return new_repos(bkrepo_server)
+
+    @pytest.fixture
+    def bkrepo_settings(bkrepo_repos: Repos) -> Iterator[Repos]:
+        """Point Django's ``BKREPO_*`` settings at this test's fresh repositories."""
+        from django.test import override_settings
+
+        with override_settings(**bkrepo_repos.settings()):
+            yield bkrepo_repos
