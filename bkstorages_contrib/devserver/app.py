@@ -409,6 +409,8 @@ class DevServerApp:
 
     @staticmethod
     def allow(request: Request, *methods: str) -> None:
+        if "GET" in methods and "HEAD" not in methods:
+            methods = (*methods, "HEAD")  # Spring answers HEAD wherever it answers GET
         if request.method not in methods:
             reason = f"Request method '{request.method}' is not supported"
             raise ApiError(405, 250112, reason, headers=[("Allow", ", ".join(methods))])

@@ -21,18 +21,20 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shutil
 import sqlite3
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 
 #: Size of the buffers used to move upload bodies to disk.
-CHUNK_SIZE = 1024 * 1024
+CHUNK_SIZE = 4 * 1024 * 1024
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS projects (
@@ -105,6 +107,9 @@ CREATE TABLE IF NOT EXISTS parts (
     PRIMARY KEY (upload_id, sequence)
 );
 """
+
+
+UPLOAD_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def now_ms() -> int:
@@ -459,43 +464,68 @@ class Store:
 
         ``length`` is the declared Content-Length (None for chunked bodies).
         Raises ``BodyIncomplete`` if fewer bytes arrive; the temp file is removed.
+
+        Reading the next chunk from the socket overlaps with hashing (sha256
+        and md5) and writing the previous one, each in a worker thread
+        (hashlib and ``os.write`` release the GIL), with two buffers in turn.
         """
         path = self.tmp_dir / f"{uuid.uuid4().hex}.part"
         sha256 = hashlib.sha256()
         md5 = hashlib.md5()  # noqa: S324 - bk-repo's checksum, not security
         size = 0
-        buffer = bytearray(CHUNK_SIZE)
-        view = memoryview(buffer)
+        buffers = [memoryview(bytearray(CHUNK_SIZE)), memoryview(bytearray(CHUNK_SIZE))]
+        turn = 0
+        pending: list[Future[None]] = []
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
-            readinto = getattr(body, "readinto", None)
             while length is None or size < length:
                 want = CHUNK_SIZE if length is None else min(CHUNK_SIZE, length - size)
-                if readinto is not None:
-                    got = readinto(view[:want])
-                    chunk = view[:got]
-                else:
-                    data = body.read(want)
-                    got = len(data)
-                    chunk = memoryview(data)
+                got = _fill(body, buffers[turn][:want])
+                for future in pending:  # the previous chunk is done before the next one starts
+                    future.result()
+                pending = []
                 if not got:
                     break
-                sha256.update(chunk)
-                md5.update(chunk)
-                while chunk:
-                    written = os.write(fd, chunk)
-                    chunk = chunk[written:]
+                chunk = buffers[turn][:got]
                 size += got
+                if size == got and (got < want or (length is not None and size >= length)):
+                    # A small body: not worth a trip to the worker threads.
+                    sha256.update(chunk)
+                    md5.update(chunk)
+                    _write_all(fd, chunk)
+                else:
+                    workers = _workers()
+                    pending = [
+                        workers.submit(sha256.update, chunk),
+                        workers.submit(md5.update, chunk),
+                        workers.submit(_write_all, fd, chunk),
+                    ]
+                turn ^= 1
+                if got < want:
+                    break
+            for future in pending:
+                future.result()
             if length is not None and size < length:
                 raise BodyIncomplete(f"{size} of {length} bytes")
             os.fsync(fd)
         except BaseException:
+            for future in pending:
+                with contextlib.suppress(BaseException):
+                    future.result()
             os.close(fd)
             with contextlib.suppress(OSError):
                 path.unlink()
             raise
         os.close(fd)
         return Received(path=path, size=size, sha256=sha256.hexdigest(), md5=md5.hexdigest())
+
+    @staticmethod
+    def _remove_later(path: Path) -> None:
+        def remove() -> None:
+            with contextlib.suppress(OSError):
+                path.unlink()
+
+        _workers().submit(remove)
 
     def discard(self, received: Received) -> None:
         if not received.committed:
@@ -506,8 +536,7 @@ class Store:
         """Move a received file into its content-addressed place (under the write lock)."""
         target = self.blob_path(received.sha256)
         if target.exists():
-            with contextlib.suppress(OSError):
-                received.path.unlink()
+            self._remove_later(received.path)
         else:
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(received.path, target)
@@ -518,8 +547,12 @@ class Store:
         """Remove blobs that no node references any more (under the write lock)."""
         for sha256 in sha256s:
             if db.execute("SELECT 1 FROM nodes WHERE sha256 = ? LIMIT 1", (sha256,)).fetchone() is None:
+                # Renamed away at once (so a new upload of the same content cannot
+                # lose its blob), deleted later (unlinking a big file takes a while).
+                trash = self.tmp_dir / f"{uuid.uuid4().hex}.trash"
                 with contextlib.suppress(OSError):
-                    self.blob_path(sha256).unlink()
+                    os.replace(self.blob_path(sha256), trash)
+                    self._remove_later(trash)
 
     def commit_file(
         self,
@@ -719,6 +752,8 @@ class Store:
         return upload_id
 
     def upload_exists(self, upload_id: str) -> bool:
+        if not UPLOAD_ID.fullmatch(upload_id):
+            return False
         return self._db().execute("SELECT 1 FROM uploads WHERE upload_id = ?", (upload_id,)).fetchone() is not None
 
     def _part_path(self, upload_id: str, sequence: int) -> Path:
@@ -788,6 +823,42 @@ class Store:
             db.execute("DELETE FROM parts WHERE upload_id = ?", (upload_id,))
             db.execute("DELETE FROM uploads WHERE upload_id = ?", (upload_id,))
         shutil.rmtree(self.block_dir / upload_id, ignore_errors=True)
+
+
+_worker_pool: ThreadPoolExecutor | None = None
+_worker_lock = threading.Lock()
+
+
+def _workers() -> ThreadPoolExecutor:
+    """A shared pool for hashing and writing upload chunks."""
+    global _worker_pool
+    with _worker_lock:
+        if _worker_pool is None:
+            _worker_pool = ThreadPoolExecutor(max_workers=12, thread_name_prefix="bkrepo-upload")
+        return _worker_pool
+
+
+def _fill(body: BinaryIO, view: memoryview) -> int:
+    """Read until ``view`` is full or the body ends; returns the byte count."""
+    filled = 0
+    readinto = getattr(body, "readinto", None)
+    while filled < len(view):
+        if readinto is not None:
+            got = readinto(view[filled:])
+        else:
+            data = body.read(len(view) - filled)
+            got = len(data)
+            view[filled : filled + got] = data
+        if not got:
+            break
+        filled += got
+    return filled
+
+
+def _write_all(fd: int, data: memoryview) -> None:
+    while data:
+        written = os.write(fd, data)
+        data = data[written:]
 
 
 def _same(a: str, b: str) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -72,6 +73,12 @@ def assert_ok(response: requests.Response, status: int = 200) -> Any:
     assert body["message"] is None
     assert response.headers["X-BKREPO-Time-Zone"]
     return body["data"]
+
+
+def parse_local(text: str) -> dt.datetime:
+    """Parse bk-repo's ISO local date-time (fraction trimmed, maybe absent)."""
+    main, _, fraction = text.partition(".")
+    return dt.datetime.fromisoformat(main) + dt.timedelta(milliseconds=int(fraction.ljust(3, "0")) if fraction else 0)
 
 
 @pytest.fixture(scope="session")
