@@ -90,7 +90,6 @@ class DevServer:
         self.generic_domain = generic_domain
         self.host = host
         self._work_dir = Path(tempfile.mkdtemp(prefix="bkrepo-devserver-"))
-        self._own_data = data_dir is None
         self.data_dir = Path(data_dir) if data_dir is not None else self._work_dir / "data"
         self.log_path = self._work_dir / "server.log"
         self.endpoint_url = ""
@@ -167,8 +166,8 @@ class DevServer:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        if self._own_data:
-            shutil.rmtree(self._work_dir, ignore_errors=True)
+        # The work dir holds the logs, and the data too unless the caller named a data dir.
+        shutil.rmtree(self._work_dir, ignore_errors=True)
 
     def __enter__(self) -> DevServer:
         return self.start()

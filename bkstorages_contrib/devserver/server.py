@@ -9,6 +9,7 @@ bodies, large buffers, and ``socket.sendfile`` for file responses
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import socket
 import sys
@@ -152,6 +153,23 @@ class WSGIRequestHandler(BaseHTTPRequestHandler):
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 * 1024 * 1024)
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
+
+    default_request_version = "HTTP/1.0"  # so even garbage gets a status line
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Errors of the HTTP layer itself (bad request line, bad framing), as a bk-repo envelope."""
+        body = json.dumps(
+            {"code": 250106, "message": "Invalid request content", "data": None, "traceId": None}, indent=2
+        ).encode()
+        self.close_connection = True
+        with contextlib.suppress(OSError):
+            self.send_response(code, message)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.send_header("Connection", "close")
+            self.end_headers()
+            if self.command != "HEAD":
+                self.wfile.write(body)
 
     def log_message(self, format: str, *args: Any) -> None:
         # Used by http.server for its own errors (bad request lines); never includes queries.

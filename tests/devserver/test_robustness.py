@@ -1,0 +1,243 @@
+"""Bad input, broken connections, races and HTTP details of the runner."""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import socket
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tests.devserver.conftest import Api, assert_error, assert_ok
+
+
+def connect(api: Api) -> http.client.HTTPConnection:
+    return http.client.HTTPConnection("127.0.0.1", api.server.port, timeout=30)
+
+
+def raw_request(api: Api, data: bytes, read: bool = True) -> bytes:
+    with socket.create_connection(("127.0.0.1", api.server.port), timeout=30) as sock:
+        sock.sendall(data)
+        if not read:
+            return b""
+        chunks = []
+        while True:
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)
+
+
+def auth_header(api: Api) -> str:
+    return api.server.auth_header()
+
+
+@pytest.mark.parametrize(
+    "path",
+    ["/", "/nothing", "/generic", "/generic/only-project", "/repository/api/unknown", "/repository/api/node/page/p"],
+)
+def test_unknown_routes(api: Api, path: str) -> None:
+    body = assert_error(api.request("GET", path), 404, 250130)
+    assert body["message"] == f"Request url[{path}] not found"
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [
+        ("POST", "/generic/{p}/{r}/x.txt"),
+        ("PATCH", "/generic/{p}/{r}/x.txt"),
+        ("GET", "/generic/temporary/url/create"),
+        ("DELETE", "/repository/api/repo/info/{p}/{r}"),
+        ("PUT", "/repository/api/node/page/{p}/{r}/"),
+        ("GET", "/repository/api/repo/create"),
+        ("OPTIONS", "/generic/{p}/{r}/x.txt"),
+    ],
+)
+def test_wrong_methods(api: Api, method: str, path: str) -> None:
+    url = path.format(p=api.project, r=api.repos.private)
+    body = assert_error(api.request(method, url), 405, 250112)
+    assert body["message"] == f"Method not allowed, reason: Request method '{method}' is not supported"
+
+
+def test_bad_content_length_is_an_envelope_not_a_traceback(api: Api) -> None:
+    path = f"/generic/{api.project}/{api.repos.private}/x.txt"
+    reply = raw_request(api, f"PUT {path} HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n".encode())
+    assert reply.startswith(b"HTTP/1.1 400")
+    assert b"Traceback" not in reply
+    assert b'"code"' in reply
+
+
+def test_garbage_request_line(api: Api) -> None:
+    reply = raw_request(api, b"\x00\x01 nonsense\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.")
+    assert b" 400 " in reply.split(b"\r\n", 1)[0]
+    assert b"Traceback" not in reply
+
+
+def test_keep_alive_survives_errors(api: Api) -> None:
+    conn = connect(api)
+    headers = {"Authorization": auth_header(api)}
+    path = f"/generic/{api.project}/{api.repos.private}/ka.txt"
+    conn.request("PUT", path, body=b"one", headers=headers)
+    assert conn.getresponse().read()
+    sock = conn.sock
+    conn.request("PUT", path, body=b"x" * 100_000, headers=headers)  # refused before the body is read
+    response = conn.getresponse()
+    assert response.status == 400
+    response.read()
+    conn.request("GET", path, headers=headers)
+    response = conn.getresponse()
+    assert response.read() == b"one"
+    conn.request("GET", "/nowhere")
+    assert conn.getresponse().read()
+    assert conn.sock is sock  # still the same connection
+    conn.close()
+
+
+def test_chunked_body_with_extensions_and_trailers(api: Api) -> None:
+    path = f"/generic/{api.project}/{api.repos.private}/chunked-raw.txt"
+    request = (
+        f"PUT {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {auth_header(api)}\r\n"
+        "Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n"
+        "5;name=value\r\nhello\r\n6\r\n world\r\n0\r\nX-Trailer: yes\r\n\r\n"
+    ).encode()
+    reply = raw_request(api, request)
+    assert reply.startswith(b"HTTP/1.1 200")
+    assert api.get("chunked-raw.txt").content == b"hello world"
+
+
+def test_broken_chunked_body_stores_nothing(api: Api) -> None:
+    assert_ok(api.put("chunk-broken.txt", b"old"))
+    path = f"/generic/{api.project}/{api.repos.private}/chunk-broken.txt"
+    request = (
+        f"PUT {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {auth_header(api)}\r\nX-BKREPO-OVERWRITE: true\r\n"
+        "Transfer-Encoding: chunked\r\n\r\n5\r\nhello\r\nZZ\r\n"
+    ).encode()
+    raw_request(api, request)
+    assert api.get("chunk-broken.txt").content == b"old"
+
+
+def temp_files(api: Api) -> list[Path]:
+    return [p for p in (api.server.data_dir / "tmp").iterdir() if p.suffix == ".part"]
+
+
+def test_dropped_upload_keeps_old_object(api: Api) -> None:
+    assert_ok(api.put("dropped.bin", b"old content"))
+    path = f"/generic/{api.project}/{api.repos.private}/dropped.bin"
+    head = (
+        f"PUT {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {auth_header(api)}\r\n"
+        "X-BKREPO-OVERWRITE: true\r\nContent-Length: 10000000\r\n\r\n"
+    ).encode()
+    raw_request(api, head + b"n" * 300_000, read=False)
+    deadline = time.monotonic() + 10
+    while temp_files(api) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert temp_files(api) == []
+    response = api.get("dropped.bin")
+    assert response.content == b"old content"
+    missing_new = raw_request(api, head.replace(b"dropped.bin", b"never.bin") + b"n" * 1000, read=False)
+    assert missing_new == b""
+    time.sleep(0.2)
+    assert_error(api.get("never.bin"), 404, 251010)
+
+
+def test_concurrent_puts_one_winner(api: Api) -> None:
+    barrier = threading.Barrier(8)
+    results: list[requests.Response] = []
+    lock = threading.Lock()
+
+    def upload(index: int) -> None:
+        with requests.Session() as session:
+            barrier.wait()
+            response = session.put(api.generic("race.txt"), data=f"writer {index}".encode(), auth=api.auth, timeout=30)
+        with lock:
+            results.append(response)
+
+    threads = [threading.Thread(target=upload, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    winners = [r for r in results if r.status_code == 200]
+    losers = [r for r in results if r.status_code != 200]
+    assert len(winners) == 1
+    assert len(losers) == 7
+    for response in losers:
+        assert_error(response, 400, 251012)
+    stored = api.get("race.txt").content
+    assert hashlib.sha256(stored).hexdigest() == winners[0].json()["data"]["sha256"]
+
+
+def blob_file(api: Api, sha256: str) -> Path:
+    return api.server.data_dir / "blobs" / sha256[:2] / sha256[2:4] / sha256
+
+
+def wait_gone(path: Path) -> bool:
+    deadline = time.monotonic() + 5
+    while path.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
+    return not path.exists()
+
+
+def test_unreferenced_blobs_are_removed(api: Api) -> None:
+    first = assert_ok(api.put("gc.txt", b"gc version one"))["sha256"]
+    assert blob_file(api, first).exists()
+    second = assert_ok(api.put("gc.txt", b"gc version two", headers={"X-BKREPO-OVERWRITE": "true"}))["sha256"]
+    assert wait_gone(blob_file(api, first))
+    assert blob_file(api, second).exists()
+    assert_ok(api.put("gc-copy.txt", b"gc version two"))  # same content: one blob, two nodes
+    assert_ok(api.request("DELETE", api.generic("gc.txt")))
+    assert blob_file(api, second).exists()
+    assert api.get("gc-copy.txt").content == b"gc version two"
+    assert_ok(api.request("DELETE", api.generic("gc-copy.txt")))
+    assert wait_gone(blob_file(api, second))
+
+
+def test_same_content_reuploaded_after_delete(api: Api) -> None:
+    for _ in range(3):
+        assert_ok(api.put("again.txt", b"same bytes"))
+        assert api.get("again.txt").content == b"same bytes"
+        assert_ok(api.request("DELETE", api.generic("again.txt")))
+
+
+def test_large_streamed_transfer(api: Api) -> None:
+    size = 12 * 1024 * 1024 + 7
+    block = bytes(range(256)) * 4096
+
+    def body() -> object:
+        sent = 0
+        while sent < size:
+            piece = block[: size - sent]
+            sent += len(piece)
+            yield piece
+
+    digest = hashlib.sha256()
+    sent = 0
+    while sent < size:
+        piece = block[: size - sent]
+        digest.update(piece)
+        sent += len(piece)
+    data = assert_ok(api.put("large.bin", body()))  # type: ignore[arg-type]
+    assert data["size"] == size
+    assert data["sha256"] == digest.hexdigest()
+    received = hashlib.sha256()
+    with api.get("large.bin", stream=True) as response:
+        assert response.headers["Content-Length"] == str(size)
+        for chunk in response.iter_content(1024 * 1024):
+            received.update(chunk)
+    assert received.hexdigest() == digest.hexdigest()
+    middle = api.get("large.bin", headers={"Range": f"bytes={size // 2}-{size // 2 + 9}"})
+    assert middle.content == (block * 13)[size // 2 : size // 2 + 10]
+
+
+def test_oversized_json_body(api: Api) -> None:
+    payload = b'{"projectId": "' + b"x" * (5 * 1024 * 1024) + b'"}'
+    response = api.request(
+        "POST", "/repository/api/repo/create", data=payload, headers={"Content-Type": "application/json"}
+    )
+    assert_error(response, 400, 250106)
