@@ -55,6 +55,27 @@ sandbox: $(STAMP)
 devserver: $(STAMP)
 	$(BIN)/python -m bkstorages_contrib.devserver $(DEVSERVER_ARGS)
 
+# Benchmarks: curl (apt-get when missing), matplotlib (the "bench" extra);
+# bench/run.py creates bench/.venv-anchor with bkstorages 3.1.0 from PyPI.
+BENCH_STAMP := $(VENV)/.bench-installed
+
+$(BENCH_STAMP): $(STAMP)
+	@if ! command -v curl >/dev/null; then \
+		echo "Installing curl for the benchmarks (apt-get install curl)"; \
+		if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO=sudo; else \
+			echo "curl is missing and this is not root: run 'sudo apt-get install curl'"; exit 1; fi; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq curl; \
+	fi
+	$(BIN)/python -m pip install --quiet -e ".[dev,contrib,bench]" "$(DJANGO_SPEC)"
+	@touch $(BENCH_STAMP)
+
+bench: $(BENCH_STAMP)
+	$(BIN)/python bench/run.py $(BENCH_ARGS)
+	$(BIN)/python bench/devserver.py
+
+bench-smoke: $(STAMP)
+	$(BIN)/python bench/run.py --smoke $(BENCH_ARGS)
+
 test-matrix: $(STAMP)
 	$(BIN)/nox $(NOX_ARGS)
 

@@ -1,0 +1,507 @@
+"""One benchmark client process: runs tasks and prints one JSON line per task.
+
+Started by ``bench/run.py`` as ``python bench/worker.py TASKS.json`` with one of
+three clients:
+
+``ours``
+    ``bkstorages.backends.bkrepo.BKRepoStorage`` from this checkout.
+``anchor``
+    bkstorages 3.1.0 from PyPI, run with the Python of ``bench/.venv-anchor``
+    (this file must therefore work with Django and requests alone).
+``requests``
+    raw requests with best-practice streaming: the transfer ceiling in Python.
+
+Every task is timed inside this process, so interpreter start-up and imports
+are not counted. Peak RSS growth is the kernel's high-water mark (``VmHWM``,
+reset through ``/proc/self/clear_refs`` just before the task) minus the RSS
+at that moment. A task that fails reports its error instead of a figure.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import socket
+import statistics
+import sys
+import threading
+import time
+import traceback
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+MIB = 1024 * 1024
+COPY_CHUNK = MIB
+
+
+# -- measuring ------------------------------------------------------------------
+
+
+def _status_kib(field: str) -> int:
+    with open("/proc/self/status", encoding="ascii") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1])
+    return 0
+
+
+def reset_peak_rss() -> int:
+    """Reset the kernel's RSS high-water mark; return the current RSS in KiB."""
+    with contextlib.suppress(OSError), open("/proc/self/clear_refs", "w", encoding="ascii") as clear:
+        clear.write("5")
+    return _status_kib("VmRSS")
+
+
+def peak_rss_kib() -> int:
+    return _status_kib("VmHWM")
+
+
+class ByteCounter:
+    """Counts bytes received on every socket of this process while active.
+
+    This only observes ``socket.recv_into``/``recv`` (what http.client reads
+    through); it changes no behaviour.
+    """
+
+    def __init__(self) -> None:
+        self.received = 0
+        self._lock = threading.Lock()
+        self._saved: dict[str, Any] = {}
+
+    def __enter__(self) -> ByteCounter:
+        counter = self
+        original_recv_into = socket.socket.recv_into
+        original_recv = socket.socket.recv
+
+        def recv_into(sock: socket.socket, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+            got = original_recv_into(sock, buffer, nbytes, flags)
+            with counter._lock:
+                counter.received += got
+            return got
+
+        def recv(sock: socket.socket, bufsize: int, flags: int = 0) -> bytes:
+            data = original_recv(sock, bufsize, flags)
+            with counter._lock:
+                counter.received += len(data)
+            return data
+
+        self._saved = {"recv_into": original_recv_into, "recv": original_recv}
+        socket.socket.recv_into = recv_into  # type: ignore[method-assign,assignment]
+        socket.socket.recv = recv  # type: ignore[method-assign,assignment]
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        socket.socket.recv_into = self._saved["recv_into"]  # type: ignore[method-assign]
+        socket.socket.recv = self._saved["recv"]  # type: ignore[method-assign]
+
+
+# -- the clients ------------------------------------------------------------------
+
+
+def setup_django() -> None:
+    import django
+    from django.conf import settings
+
+    if not settings.configured:
+        settings.configure(USE_TZ=True, INSTALLED_APPS=[], LOGGING_CONFIG=None)
+        django.setup()
+
+
+class StorageClient:
+    """Drives a Django storage class (ours or 3.1.0) through its public API only."""
+
+    def __init__(self, kind: str, env: dict[str, str]) -> None:
+        self.kind = kind
+        self.env = env
+        os.environ.update(env)
+        setup_django()
+        from bkstorages.backends.bkrepo import BKRepoStorage
+
+        self.storage_class = BKRepoStorage
+
+    def storage(self, bucket: str | None = None) -> Any:
+        """A new storage object for ``bucket`` (default: the private bucket)."""
+        bucket = bucket or self.env["BKREPO_PRIVATE_BUCKET"]
+        if self.kind == "anchor":
+            # 3.1.0 reads its settings once, at import time: only the argument works.
+            return self.storage_class(bucket=bucket)
+        os.environ["BKREPO_BUCKET"] = bucket
+        return self.storage_class()
+
+    def version(self) -> str:
+        import bkstorages
+
+        return str(bkstorages.__version__)
+
+
+class RequestsClient:
+    """Raw requests, written the way its documentation recommends for big bodies."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        import requests
+
+        self.requests = requests
+        self.env = env
+        self.auth = (env["BKREPO_USERNAME"], env["BKREPO_PASSWORD"])
+        self._local = threading.local()
+
+    def session(self) -> Any:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self.requests.Session()
+            session.auth = self.auth
+            self._local.session = session
+        return session
+
+    def url(self, name: str, bucket: str | None = None) -> str:
+        from urllib.parse import quote
+
+        bucket = bucket or self.env["BKREPO_PRIVATE_BUCKET"]
+        return f"{self.env['BKREPO_ENDPOINT_URL']}/generic/{self.env['BKREPO_PROJECT']}/{bucket}/{quote(name)}"
+
+    def download(self, name: str, sink: Any) -> int:
+        received = 0
+        with self.session().get(self.url(name), stream=True) as response:
+            response.raise_for_status()
+            for chunk in response.iter_content(COPY_CHUNK):
+                sink.write(chunk)
+                received += len(chunk)
+        return received
+
+    def upload(self, name: str, body: Any) -> None:
+        response = self.session().put(self.url(name), data=body, headers={"X-BKREPO-OVERWRITE": "true"})
+        response.raise_for_status()
+
+    def head(self, name: str) -> Any:
+        return self.session().head(self.url(name))
+
+    def read_range(self, name: str, offset: int, length: int) -> bytes:
+        headers = {"Range": f"bytes={offset}-{offset + length - 1}"}
+        response = self.session().get(self.url(name), headers=headers)
+        response.raise_for_status()
+        return bytes(response.content)
+
+
+# -- tasks ------------------------------------------------------------------------
+
+
+def verify_upload(env: dict[str, str], name: str, size: int, sha256: str) -> str | None:
+    """Check an uploaded object with a raw HEAD; return a problem or None."""
+    checker = RequestsClient(env)
+    response = checker.head(name)
+    if response.status_code != 200:
+        return f"HEAD after upload answered {response.status_code}"
+    length = response.headers.get("Content-Length")
+    if length != str(size):
+        return f"stored size is {length}, expected {size}"
+    stored_sha = response.headers.get("X-Checksum-Sha256") or response.headers.get("ETag", "").strip('"')
+    if stored_sha and stored_sha != sha256:
+        return "stored content differs from the source (sha256 mismatch)"
+    return None
+
+
+def task_download(client: Any, params: dict[str, Any]) -> dict[str, Any]:
+    names: list[str] = params["names"]
+    expected = params["size"]
+    total = 0
+    with open(os.devnull, "wb") as sink:
+        started = time.perf_counter()
+        for name in names:
+            if isinstance(client, RequestsClient):
+                got = client.download(name, sink)
+            else:
+                got = 0
+                with client.storage().open(name, "rb") as remote:
+                    for chunk in remote.chunks():
+                        sink.write(chunk)
+                        got += len(chunk)
+            if got != expected:
+                raise RuntimeError(f"downloaded {got} bytes of {name}, expected {expected}")
+            total += got
+        seconds = time.perf_counter() - started
+    return {"seconds": seconds, "bytes": total, "ops": len(names)}
+
+
+def task_upload(client: Any, params: dict[str, Any]) -> dict[str, Any]:
+    names: list[str] = params["names"]
+    source = params["source"]
+    size = os.path.getsize(source)
+    started = time.perf_counter()
+    if isinstance(client, RequestsClient):
+        for name in names:
+            with open(source, "rb") as body:
+                client.upload(name, body)
+    else:
+        from django.core.files import File
+
+        storage = client.storage()
+        for name in names:
+            with open(source, "rb") as body:
+                saved = storage.save(name, File(body, name=name))
+            if saved.lstrip("/") != name:
+                raise RuntimeError(f"save({name!r}) stored it as {saved!r}")
+    seconds = time.perf_counter() - started
+    result: dict[str, Any] = {"seconds": seconds, "bytes": size * len(names), "ops": len(names)}
+    problem = verify_upload(client.env, names[-1], size, params["sha256"])
+    if problem:
+        result["error"] = problem
+    return result
+
+
+def task_random_read(client: Any, params: dict[str, Any]) -> dict[str, Any]:
+    name = params["name"]
+    offsets: list[int] = params["offsets"]
+    length = params["length"]
+    budget = params.get("budget_seconds")
+    latencies: list[float] = []
+    with open(params["source"], "rb") as source, ByteCounter() as counter:
+        started = time.perf_counter()
+        for offset in offsets:
+            t0 = time.perf_counter()
+            if isinstance(client, RequestsClient):
+                data = client.read_range(name, offset, length)
+            else:
+                with client.storage().open(name, "rb") as remote:
+                    remote.seek(offset)
+                    data = remote.read(length)
+            latencies.append(time.perf_counter() - t0)
+            source.seek(offset)
+            if data != source.read(length):
+                raise RuntimeError(f"read({length}) at offset {offset} returned wrong bytes ({len(data)} bytes)")
+            if budget and time.perf_counter() - started > budget:
+                break
+        seconds = time.perf_counter() - started
+    return {
+        "seconds": seconds,
+        "ops": len(latencies),
+        "latency_median": statistics.median(latencies),
+        "latency_max": max(latencies),
+        "received_per_op": counter.received / len(latencies),
+        "bytes": counter.received,
+    }
+
+
+def timed_loop(call: Callable[[str], Any], names: list[str], budget: float | None) -> tuple[float, int]:
+    """Call ``call`` on each name; stop early once ``budget`` seconds passed."""
+    done = 0
+    started = time.perf_counter()
+    if budget is None:
+        for name in names:
+            call(name)
+        return time.perf_counter() - started, len(names)
+    for name in names:
+        call(name)
+        done += 1
+        if done % 50 == 0 and time.perf_counter() - started > budget:
+            break
+    return time.perf_counter() - started, done
+
+
+def task_url(client: Any, params: dict[str, Any]) -> dict[str, Any]:
+    bucket = params["bucket"]
+    storage = client.storage(bucket)
+    names: list[str] = params["names"]
+    warm_names: list[str] = params.get("warm_names") or []
+    for name in warm_names:
+        storage.url(name)
+    seconds, done = timed_loop(storage.url, names, params.get("budget_seconds"))
+    result: dict[str, Any] = {"seconds": seconds, "ops": done}
+    # The last URL must really serve the object (anonymously for a signed or public URL).
+    import requests
+
+    url = storage.url(params["check_name"])
+    response = requests.get(url)
+    if response.status_code != 200 or len(response.content) != params["check_size"]:
+        result["error"] = f"GET of the url() answered {response.status_code} ({len(response.content)} bytes)"
+    return result
+
+
+def task_exists(client: Any, params: dict[str, Any]) -> dict[str, Any]:
+    names: list[str] = params["names"]
+    answers: list[bool] = []
+    if isinstance(client, RequestsClient):
+        seconds, done = timed_loop(lambda name: answers.append(client.head(name).status_code == 200), names, None)
+    else:
+        storage = client.storage()
+        seconds, done = timed_loop(lambda name: answers.append(storage.exists(name)), names, None)
+    result: dict[str, Any] = {"seconds": seconds, "ops": done}
+    if not all(answers):
+        result["error"] = f"exists() said False for {answers.count(False)} existing files"
+    return result
+
+
+def task_size(client: Any, params: dict[str, Any]) -> dict[str, Any]:
+    names: list[str] = params["names"]
+    answers: list[Any] = []
+    if isinstance(client, RequestsClient):
+        seconds, done = timed_loop(
+            lambda name: answers.append(int(client.head(name).headers["Content-Length"])), names, None
+        )
+    else:
+        storage = client.storage()
+        seconds, done = timed_loop(lambda name: answers.append(storage.size(name)), names, None)
+    result: dict[str, Any] = {"seconds": seconds, "ops": done}
+    wrong = [answer for answer in answers if answer != params["size"] or type(answer) is not int]
+    if wrong:
+        result["error"] = f"size() returned {wrong[0]!r} ({type(wrong[0]).__name__}), expected int {params['size']}"
+    return result
+
+
+def task_listdir(client: Any, params: dict[str, Any]) -> dict[str, Any]:
+    storage = client.storage()
+    started = time.perf_counter()
+    dirs, files = storage.listdir(params["path"])
+    seconds = time.perf_counter() - started
+    result: dict[str, Any] = {"seconds": seconds, "ops": 1, "files": len(files)}
+    if len(files) != params["files"] or dirs:
+        result["error"] = f"listdir() found {len(dirs)} folders and {len(files)} files, expected {params['files']}"
+    return result
+
+
+def task_saves(client: Any, params: dict[str, Any]) -> dict[str, Any]:
+    names: list[str] = params["names"]
+    threads = params["threads"]
+    payload = os.urandom(params["size"])
+    if isinstance(client, RequestsClient):
+
+        def save_one(name: str) -> str:
+            client.upload(name, payload)
+            return name
+
+    else:
+        from django.core.files.base import ContentFile
+
+        storage = client.storage()
+
+        def save_one(name: str) -> str:
+            return str(storage.save(name, ContentFile(payload))).lstrip("/")
+
+    started = time.perf_counter()
+    if threads > 1:
+        with ThreadPoolExecutor(threads) as pool:
+            saved = list(pool.map(save_one, names))
+    else:
+        saved = [save_one(name) for name in names]
+    seconds = time.perf_counter() - started
+    result: dict[str, Any] = {"seconds": seconds, "ops": len(names)}
+    if saved != names:
+        result["error"] = "some saves stored a different name"
+    else:
+        problem = verify_upload(client.env, names[-1], len(payload), hashlib.sha256(payload).hexdigest())
+        if problem:
+            result["error"] = problem
+    return result
+
+
+def task_checks(client: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """Correctness checks through the public API; each records ok or what went wrong."""
+    from django.core.files.base import ContentFile
+
+    storage = client.storage()
+    prefix = params["prefix"]
+    checks: dict[str, str] = {}
+
+    def check(label: str, test: Callable[[], str | None]) -> None:
+        try:
+            problem = test()
+        except Exception as exc:
+            problem = f"{type(exc).__name__}: {str(exc)[:200]}"
+        checks[label] = problem or "ok"
+
+    def empty_file() -> str | None:
+        name = f"{prefix}/empty.bin"
+        storage.save(name, ContentFile(b""))
+        response = RequestsClient(client.env).head(name)
+        if response.status_code != 200:
+            return f"the object is missing after save (HEAD {response.status_code})"
+        if response.headers.get("Content-Length") != "0":
+            return f"stored size is {response.headers.get('Content-Length')}"
+        with storage.open(name, "rb") as remote:
+            data = remote.read()
+        return None if data == b"" else f"read() returned {len(data)} bytes"
+
+    def round_trip() -> str | None:
+        payload = os.urandom(300_000)
+        name = storage.save(f"{prefix}/round trip #1.bin", ContentFile(payload))
+        with storage.open(name, "rb") as remote:
+            data = remote.read()
+        return None if data == payload else f"read back {len(data)} bytes that differ"
+
+    def missing() -> str | None:
+        if storage.exists(f"{prefix}/no-such-file"):
+            return "exists() is True for a missing file"
+        try:
+            storage.size(f"{prefix}/no-such-file")
+        except FileNotFoundError:
+            return None
+        except Exception as exc:
+            return f"size() of a missing file raised {type(exc).__name__}, not FileNotFoundError"
+        return "size() of a missing file did not raise"
+
+    def size_type() -> str | None:
+        name = storage.save(f"{prefix}/four.bin", ContentFile(b"abcd"))
+        value = storage.size(name)
+        return None if value == 4 and type(value) is int else f"size() returned {value!r}"
+
+    def no_overwrite() -> str | None:
+        keeper = client.storage_class(file_overwrite=False)
+        first = keeper.save(f"{prefix}/keep.txt", ContentFile(b"first"))
+        second = keeper.save(f"{prefix}/keep.txt", ContentFile(b"second"))
+        if first == second:
+            return "the second save with overwrite off replaced the first file"
+        with keeper.open(first, "rb") as remote:
+            return None if remote.read() == b"first" else "the first file changed"
+
+    check("0-byte save", empty_file)
+    check("save/open round trip", round_trip)
+    check("missing file", missing)
+    check("size() is an int", size_type)
+    check("overwrite off keeps both", no_overwrite)
+    return {"seconds": 0.0, "ops": len(checks), "checks": checks}
+
+
+TASKS: dict[str, Callable[[Any, dict[str, Any]], dict[str, Any]]] = {
+    "download": task_download,
+    "upload": task_upload,
+    "random_read": task_random_read,
+    "url": task_url,
+    "exists": task_exists,
+    "size": task_size,
+    "listdir": task_listdir,
+    "saves": task_saves,
+    "checks": task_checks,
+}
+
+
+def make_client(kind: str, env: dict[str, str]) -> Any:
+    if kind == "requests":
+        return RequestsClient(env)
+    return StorageClient(kind, env)
+
+
+def run(spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    client = make_client(spec["client"], spec["env"])
+    for task in spec["tasks"]:
+        result: dict[str, Any] = {"id": task["id"]}
+        baseline = reset_peak_rss()
+        try:
+            result.update(TASKS[task["kind"]](client, task["params"]))
+        except Exception as exc:
+            result["error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
+            result["traceback"] = traceback.format_exc()[-2000:]
+        result["rss_growth_kib"] = max(0, peak_rss_kib() - baseline)
+        yield result
+
+
+def main() -> None:
+    with open(sys.argv[1], encoding="utf-8") as spec_file:
+        spec = json.load(spec_file)
+    for result in run(spec):
+        print("RESULT " + json.dumps(result), flush=True)
+
+
+if __name__ == "__main__":
+    main()
