@@ -35,6 +35,8 @@ from typing import Any, BinaryIO
 
 #: Size of the buffers used to move upload bodies to disk.
 CHUNK_SIZE = 4 * 1024 * 1024
+#: While an upload streams in, ask the kernel to write it to disk every so often.
+FLUSH_EVERY = 32 * 1024 * 1024
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS projects (
@@ -476,6 +478,8 @@ class Store:
         buffers = [memoryview(bytearray(CHUNK_SIZE)), memoryview(bytearray(CHUNK_SIZE))]
         turn = 0
         pending: list[Future[None]] = []
+        flushing: Future[None] | None = None
+        flushed = 0
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         try:
             while length is None or size < length:
@@ -500,6 +504,10 @@ class Store:
                         workers.submit(md5.update, chunk),
                         workers.submit(_write_all, fd, chunk),
                     ]
+                    if size - flushed >= FLUSH_EVERY and (flushing is None or flushing.done()):
+                        # Start writing to disk early, so the final fsync has little left to do.
+                        flushing = workers.submit(os.fdatasync, fd)
+                        flushed = size
                 turn ^= 1
                 if got < want:
                     break
@@ -507,8 +515,13 @@ class Store:
                 future.result()
             if length is not None and size < length:
                 raise BodyIncomplete(f"{size} of {length} bytes")
+            if flushing is not None:
+                flushing.result()
             os.fsync(fd)
         except BaseException:
+            if flushing is not None:
+                with contextlib.suppress(BaseException):
+                    flushing.result()
             for future in pending:
                 with contextlib.suppress(BaseException):
                     future.result()
