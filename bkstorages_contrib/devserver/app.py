@@ -257,6 +257,8 @@ class Request:
     zone: dt.tzinfo
     user: str = ANONYMOUS
     response_headers: list[tuple[str, str]] = field(default_factory=list)
+    #: Headers added to whatever the response turns out to be (CORS on the token routes).
+    always_headers: list[tuple[str, str]] = field(default_factory=list)
 
     def header(self, name: str) -> str | None:
         key = name.upper().replace("-", "_")
@@ -369,7 +371,7 @@ class DevServerApp:
         except Exception:
             logger.exception("Unhandled error on %s %s", request.method, request.path)
             response = self.error_response(request, ApiError(500, 250102))
-        headers = response.headers
+        headers = response.headers + request.always_headers
         if request.method == "HEAD" and not isinstance(response.body, FileRange):
             response.body = [b""]
         start_response(f"{response.status} {STATUS_TEXT.get(response.status, 'Unknown')}", headers)
@@ -429,12 +431,16 @@ class DevServerApp:
             if kind in ("url", "token") and rest[2:] == ["create"]:
                 self.allow(request, "POST")
                 return self.create_temporary(request, urls=kind == "url")
-            if kind == "download" and len(rest) >= 4:
-                self.allow(request, "GET", "HEAD")
-                return self.token_access(request, rest[2:], "DOWNLOAD")
-            if kind == "upload" and len(rest) >= 4:
-                self.allow(request, "PUT")
-                return self.token_access(request, rest[2:], "UPLOAD")
+            if kind in ("download", "upload") and len(rest) >= 4:
+                # Both routes are @CrossOrigin in bk-repo: any origin may use a temporary URL.
+                methods = ("GET", "HEAD") if kind == "download" else ("PUT",)
+                origin = request.header("Origin")
+                if origin:
+                    request.always_headers = [("Access-Control-Allow-Origin", "*"), ("Vary", "Origin")]
+                if request.method == "OPTIONS" and origin and request.header("Access-Control-Request-Method"):
+                    return self.preflight(request, methods)
+                self.allow(request, *methods)
+                return self.token_access(request, rest[2:], kind.upper())
         if first == "block" and len(rest) >= 3:
             self.allow(request, "POST", "PUT", "DELETE", "GET")
             return self.block(request, rest[1:])
@@ -627,8 +633,13 @@ class DevServerApp:
 
     # -- generic upload / download / delete ------------------------------------------
 
+    @staticmethod
+    def overwrite(request: Request) -> bool:
+        """Kotlin's ``toBoolean()``: only a case-insensitive "true" is true."""
+        return (request.header("X-BKREPO-OVERWRITE") or "").strip().lower() == "true"
+
     def upload_options(self, request: Request) -> tuple[bool, int | None, dict[str, str]]:
-        overwrite = (request.header("X-BKREPO-OVERWRITE") or "").strip().lower() == "true"
+        overwrite = self.overwrite(request)
         expire_ms: int | None = None
         expires = request.header("X-BKREPO-EXPIRES")
         if expires is not None:
@@ -670,7 +681,8 @@ class DevServerApp:
     def upload(self, request: Request, project: str, repo: str, full_path: str, user: str) -> Response:
         if full_path == "/":
             raise ApiError(400, 250105, "fullPath")
-        overwrite, expire_ms, metadata = self.upload_options(request)
+        # bk-repo's order: the exists check, then the body and its digests, then the node's options.
+        overwrite = self.overwrite(request)
         try:
             self.store.check_upload_target(project, repo, full_path, overwrite)
         except NodeExists:
@@ -680,6 +692,7 @@ class DevServerApp:
         received = self.store.receive(request.environ["wsgi.input"], request.body_length())
         try:
             self.check_digests(request, received.sha256, received.md5)
+            overwrite, expire_ms, metadata = self.upload_options(request)
             node = self.store.commit_file(
                 project,
                 repo,
@@ -744,7 +757,7 @@ class DevServerApp:
             ("X-Checksum-Sha256", node.sha256 or ""),
         ]
         preview = (request.param("preview") or "").strip().lower() == "true"
-        if not preview:
+        if not preview and repo != "report":  # bk-repo never sends it for a repo named "report"
             encoded = urllib.parse.quote(node.name, safe="-._~")
             headers.append(("Content-Disposition", f"attachment;filename=\"{encoded}\";filename*=UTF-8''{encoded}"))
         status = 206 if partial else 200
@@ -999,6 +1012,21 @@ class DevServerApp:
             host = "http://" + host
         return host
 
+    @staticmethod
+    def preflight(request: Request, methods: tuple[str, ...]) -> Response:
+        wanted = (request.header("Access-Control-Request-Method") or "").strip().upper()
+        if wanted not in methods:
+            return Response(403, [("Content-Length", "0")], [b""])
+        headers = [
+            ("Access-Control-Allow-Methods", ",".join(methods)),
+            ("Access-Control-Max-Age", "1800"),
+            ("Content-Length", "0"),
+        ]
+        asked = request.header("Access-Control-Request-Headers")
+        if asked:
+            headers.append(("Access-Control-Allow-Headers", asked))
+        return Response(200, headers, [b""])
+
     def token_access(self, request: Request, rest: list[str], access: str) -> Response:
         project, repo_name, full_path = self.split_artifact(request, rest)
         self.authenticate(request)
@@ -1043,7 +1071,7 @@ class DevServerApp:
         method = request.method
         self.check_permission(request.user, project, repo_name, READ if method == "GET" else WRITE)
         if method == "POST":
-            overwrite = (request.header("X-BKREPO-OVERWRITE") or "").strip().lower() == "true"
+            overwrite = self.overwrite(request)
             if full_path == "/":
                 raise ApiError(400, 250105, "fullPath")
             try:
@@ -1076,7 +1104,7 @@ class DevServerApp:
             raise ApiError(500, 250102) from None  # bk-repo's toInt() failure
         if not self.store.upload_exists(upload_id):
             raise ApiError(400, 251201, upload_id)
-        overwrite = (request.header("X-BKREPO-OVERWRITE") or "").strip().lower() == "true"
+        overwrite = self.overwrite(request)
         received = self.store.receive(request.environ["wsgi.input"], request.body_length())
         try:
             self.check_digests(request, received.sha256, received.md5)

@@ -33,8 +33,12 @@ BUFFER_SIZE = 1024 * 1024
 class BodyReader:
     """``wsgi.input``: a request body of known length, or a chunked one, read as a stream."""
 
-    def __init__(self, rfile: Any, length: int | None, chunked: bool) -> None:
+    def __init__(
+        self, rfile: Any, length: int | None, chunked: bool, on_first_read: Callable[[], None] | None = None
+    ) -> None:
         self.rfile = rfile
+        self.on_first_read = on_first_read
+        self.started = False
         self.remaining = length or 0
         self.chunked = chunked
         self.chunk_left = 0
@@ -69,6 +73,10 @@ class BodyReader:
         view = memoryview(buffer).cast("B")
         if self.done or not len(view):
             return 0
+        if not self.started:
+            self.started = True
+            if self.on_first_read is not None:
+                self.on_first_read()
         if self.chunked:
             if self.chunk_left == 0:
                 self._next_chunk()
@@ -190,6 +198,7 @@ class WSGIRequestHandler(BaseHTTPRequestHandler):
         if not self.raw_requestline:
             self.close_connection = True
             return
+        self.expect_continue = False
         if not self.parse_request():
             return
         try:
@@ -198,9 +207,20 @@ class WSGIRequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
 
     def handle_expect_100(self) -> bool:
-        self.send_response_only(100)
-        self.end_headers()
+        # Like Tomcat: "100 Continue" goes out only when the application reads the
+        # body, so a request refused early (node exists, 401, ...) never sends it.
+        self.expect_continue = True
         return True
+
+    def send_continue(self) -> None:
+        if self.expect_continue:
+            self.expect_continue = False
+            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        # The default logs the request line, query string (and so any token) included.
+        path = str(getattr(self, "path", "") or "").partition("?")[0]
+        logger.info("%s %s %s", getattr(self, "command", None) or "-", path or "-", code)
 
     def run_app(self) -> None:
         target, _, query = self.path.partition("?")
@@ -219,7 +239,7 @@ class WSGIRequestHandler(BaseHTTPRequestHandler):
                 self.send_error(400, "Bad Content-Length")
                 self.close_connection = True
                 return
-        body = BodyReader(self.rfile, length, chunked)
+        body = BodyReader(self.rfile, length, chunked, on_first_read=self.send_continue)
         host, port = self.server.server_address[:2]
         environ: dict[str, Any] = {
             "REQUEST_METHOD": self.command,
@@ -270,7 +290,12 @@ class WSGIRequestHandler(BaseHTTPRequestHandler):
             close = getattr(result, "close", None)
             if close is not None:
                 close()
-        if environ.get("bkrepo.close_connection") or body.broken or (not body.done and not body.drain(DRAIN_LIMIT)):
+        if environ.get("bkrepo.close_connection") or body.broken:
+            self.close_connection = True
+        elif self.expect_continue and not body.done:
+            # The client was never told to go on; it may or may not send the body now: hang up.
+            self.close_connection = True
+        elif not body.done and not body.drain(DRAIN_LIMIT):
             self.close_connection = True
         logger.info("%s %s %s", self.command, target, state.get("status", "").split(" ", 1)[0])
 
@@ -295,6 +320,9 @@ class WSGIRequestHandler(BaseHTTPRequestHandler):
             lines.append(f"Date: {self.date_time_string()}\r\n")
         lines.append(f"Server: {self.server_version}\r\n")
         if "content-length" not in names and self.command != "HEAD":
+            self.close_connection = True
+        body = environ["wsgi.input"]
+        if self.expect_continue and not body.done:
             self.close_connection = True
         if self.close_connection or environ.get("bkrepo.close_connection"):
             self.close_connection = True

@@ -241,3 +241,53 @@ def test_oversized_json_body(api: Api) -> None:
         "POST", "/repository/api/repo/create", data=payload, headers={"Content-Type": "application/json"}
     )
     assert_error(response, 400, 250106)
+
+
+def read_head(sock: socket.socket) -> bytes:
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    return data
+
+
+def test_expect_continue_is_sent_only_when_the_body_is_wanted(api: Api) -> None:
+    path = f"/generic/{api.project}/{api.repos.private}/expect.txt"
+    head = (
+        f"PUT {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {auth_header(api)}\r\n"
+        "Content-Length: 5\r\nExpect: 100-continue\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", api.server.port), timeout=30) as sock:
+        sock.sendall(head)
+        assert read_head(sock).startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        sock.sendall(b"hello")
+        reply = b""
+        while b'"traceId"' not in reply:
+            reply += sock.recv(65536)
+        assert b"HTTP/1.1 200 OK" in reply
+    # Now it exists: refused before the body, with no 100, and the connection is closed.
+    with socket.create_connection(("127.0.0.1", api.server.port), timeout=30) as sock:
+        sock.sendall(head)
+        reply = read_head(sock)
+        assert reply.startswith(b"HTTP/1.1 400 ")
+        assert b"Connection: close" in reply
+        rest = b""
+        while chunk := sock.recv(65536):
+            rest += chunk
+        assert b"251012" in reply + rest
+    assert api.get("expect.txt").content == b"hello"
+
+
+def test_access_log_has_no_secrets(api: Api) -> None:
+    secret_query = "token=0123456789abcdef0123456789abcdef"
+    path = f"/generic/temporary/download/{api.project}/{api.repos.private}/x.txt?{secret_query}"
+    raw_request(api, f"GET {path} HTTP/1.1\r\nHost: x\r\nContent-Length: nope\r\n\r\n".encode())
+    api.get("x.txt", params={"token": "another-secret-value"})
+    time.sleep(0.1)
+    log = api.server.log_path.read_text()
+    assert "/generic/temporary/download/" in log
+    assert "0123456789abcdef0123456789abcdef" not in log
+    assert "another-secret-value" not in log
+    assert api.server.password not in log

@@ -205,3 +205,29 @@ def test_urls_for_awkward_names_work_once_the_client_encodes_the_path(api: Api, 
     prefix, _, path = base.partition("/generic/temporary/download/")
     encoded = f"{prefix}/generic/temporary/download/{urllib.parse.quote(path)}?token={token}"
     assert requests.get(encoded, timeout=30).content == name.encode()
+
+
+def test_token_routes_allow_any_origin(api: Api) -> None:
+    assert_ok(api.put("cors.txt", b"cors"))
+    url = url_for(api, "/cors.txt")
+    response = requests.get(url, headers={"Origin": "http://elsewhere.test"}, timeout=30)
+    assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    failed = requests.get(with_token(url, "0" * 32), headers={"Origin": "http://elsewhere.test"}, timeout=30)
+    assert_error(failed, 400, 251021)
+    assert failed.headers["Access-Control-Allow-Origin"] == "*"
+    preflight = requests.options(
+        url.replace("/temporary/download/", "/temporary/upload/"),
+        headers={
+            "Origin": "http://elsewhere.test",
+            "Access-Control-Request-Method": "PUT",
+            "Access-Control-Request-Headers": "x-bkrepo-overwrite",
+        },
+        timeout=30,
+    )
+    assert preflight.status_code == 200
+    assert preflight.headers["Access-Control-Allow-Origin"] == "*"
+    assert preflight.headers["Access-Control-Allow-Methods"] == "PUT"
+    assert preflight.headers["Access-Control-Allow-Headers"] == "x-bkrepo-overwrite"
+    plain = requests.get(url, timeout=30)
+    assert "Access-Control-Allow-Origin" not in plain.headers
