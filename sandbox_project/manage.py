@@ -8,7 +8,9 @@ from pathlib import Path
 
 def main() -> None:
     # The site is the package ``sandbox_project``: make its parent importable.
-    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    root = str(Path(__file__).resolve().parent.parent)
+    if root not in sys.path:
+        sys.path.insert(0, root)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "sandbox_project.settings")
     from django.core.management import execute_from_command_line
 

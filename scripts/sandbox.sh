@@ -22,8 +22,13 @@ DATA_DIR=${SANDBOX_DATA_DIR:-.sandbox}
 mkdir -p "$DATA_DIR"
 DATA_DIR=$(cd "$DATA_DIR" && pwd)
 export SANDBOX_DATA_DIR="$DATA_DIR"
+export DJANGO_SETTINGS_MODULE=sandbox_project.settings
 
-say() { printf '\033[1m[sandbox]\033[0m %s\n' "$*"; }
+if [[ -t 1 ]]; then
+    say() { printf '\033[1m[sandbox]\033[0m %s\n' "$*"; }
+else
+    say() { printf '[sandbox] %s\n' "$*"; }
+fi
 
 devserver_pid=""
 site_pid=""
@@ -98,7 +103,8 @@ manage migrate --noinput -v 0
 manage sandbox_admin --url "http://$HOST:$PORT/admin/" | while IFS= read -r line; do say "$line"; done
 
 say "The site runs at http://$HOST:$PORT/ — press Ctrl-C to stop it and the dev server."
-manage runserver "$HOST:$PORT" --noreload &
+# Started directly (not through `manage`, a function) so that $! is the server itself.
+"$PY" sandbox_project/manage.py runserver "$HOST:$PORT" --noreload &
 site_pid=$!
 # `wait` returns when the site exits or a signal arrives; the traps then clean up.
 wait "$site_pid"
