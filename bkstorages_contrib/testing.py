@@ -62,8 +62,8 @@ class DevServer:
     ``data_dir`` defaults to a temporary directory that is removed on
     :meth:`stop`. Other keyword options (``project``, ``username``,
     ``password``, ``public_bucket``, ``private_bucket``, ``read_only_users``
-    as ``{name: password}``, ``time_zone``, ``generic_domain``) are passed to
-    the CLI.
+    as ``{name: password}``, ``platform_accounts`` as ``{access_key:
+    secret_key}``, ``time_zone``, ``generic_domain``) are passed to the CLI.
     """
 
     def __init__(
@@ -76,6 +76,7 @@ class DevServer:
         public_bucket: str = "public",
         private_bucket: str = "private",
         read_only_users: dict[str, str] | None = None,
+        platform_accounts: dict[str, str] | None = None,
         time_zone: str | None = None,
         generic_domain: str | None = None,
         host: str = "127.0.0.1",
@@ -86,6 +87,7 @@ class DevServer:
         self.public_bucket = public_bucket
         self.private_bucket = private_bucket
         self.read_only_users = dict(read_only_users or {})
+        self.platform_accounts = dict(platform_accounts or {})
         self.time_zone = time_zone
         self.generic_domain = generic_domain
         self.host = host
@@ -125,6 +127,8 @@ class DevServer:
         ]
         for name, password in self.read_only_users.items():
             args += ["--read-only-user", f"{name}:{password}"]
+        for access_key, secret_key in self.platform_accounts.items():
+            args += ["--platform-account", f"{access_key}:{secret_key}"]
         if self.time_zone:
             args += ["--time-zone", self.time_zone]
         if self.generic_domain:

@@ -45,6 +45,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="an extra user who may read but not write (repeatable)",
     )
     parser.add_argument(
+        "--platform-account",
+        action="append",
+        default=[],
+        metavar="ACCESS_KEY:SECRET_KEY",
+        help="accept 'Authorization: Platform' with these keys (repeatable)",
+    )
+    parser.add_argument(
         "--generic-domain",
         default=None,
         help="host (with the /generic prefix) put in temporary URLs; default: the request's Host + /generic",
@@ -98,6 +105,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             parser.error("--read-only-user takes NAME:PASSWORD")
         readers.append((name, password))
 
+    platform_accounts = {}
+    for item in options.platform_account:
+        access_key, colon, secret_key = item.partition(":")
+        if not colon or not access_key:
+            parser.error("--platform-account takes ACCESS_KEY:SECRET_KEY")
+        platform_accounts[access_key] = secret_key
+
     logging.basicConfig(
         level=logging.WARNING if options.quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(message)s",
@@ -111,7 +125,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     store.create_repo(options.project, options.public_bucket, public=True, created_by=options.username, exist_ok=True)
     store.create_repo(options.project, options.private_bucket, public=False, created_by=options.username, exist_ok=True)
 
-    app = DevServerApp(store, generic_domain=options.generic_domain, time_zone=zone)
+    app = DevServerApp(
+        store, generic_domain=options.generic_domain, time_zone=zone, platform_accounts=platform_accounts
+    )
     server = make_server(options.host, options.port, app)
     endpoint = f"http://{url_host(options.host)}:{server.port}"
     print("\n".join(env_lines(endpoint, options)), flush=True)

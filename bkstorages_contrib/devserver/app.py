@@ -17,6 +17,7 @@ import binascii
 import contextlib
 import datetime as dt
 import email.utils
+import hmac
 import html
 import json
 import logging
@@ -256,6 +257,7 @@ class Request:
     query: dict[str, list[str]]
     zone: dt.tzinfo
     user: str = ANONYMOUS
+    platform: bool = False
     response_headers: list[tuple[str, str]] = field(default_factory=list)
     #: Headers added to whatever the response turns out to be (CORS on the token routes).
     always_headers: list[tuple[str, str]] = field(default_factory=list)
@@ -339,8 +341,10 @@ class DevServerApp:
         *,
         generic_domain: str | None = None,
         time_zone: dt.tzinfo | None = None,
+        platform_accounts: dict[str, str] | None = None,
     ) -> None:
         self.store = store
+        self.platform_accounts = dict(platform_accounts or {})
         self.generic_domain = generic_domain
         self.zone: dt.tzinfo = time_zone or dt.datetime.now().astimezone().tzinfo or dt.timezone.utc
 
@@ -448,7 +452,7 @@ class DevServerApp:
             self.allow(request, "GET")
             project, repo, full_path = self.split_artifact(request, rest[1:])
             self.authenticate(request)
-            self.check_permission(request.user, project, repo, READ)
+            self.permit(request, project, repo, READ)
             return self.envelope(request, self.node_detail(request, project, repo, full_path))
         if len(rest) >= 2 and rest[0] and rest[1]:
             self.allow(request, "PUT", "GET", "HEAD", "DELETE")
@@ -457,9 +461,9 @@ class DevServerApp:
             if request.method == "PUT":
                 return self.generic_put(request, project, repo, full_path)
             if request.method == "DELETE":
-                self.check_permission(request.user, project, repo, DELETE)
+                self.permit(request, project, repo, DELETE)
                 return self.generic_delete(request, project, repo, full_path)
-            self.check_permission(request.user, project, repo, DOWNLOAD)
+            self.permit(request, project, repo, DOWNLOAD)
             return self.download(request, project, repo, full_path, token_route=False)
         raise self.not_found(request)
 
@@ -470,13 +474,13 @@ class DevServerApp:
                 self.allow(request, "GET")
                 project, repo, full_path = self.split_artifact(request, rest[2:])
                 self.authenticate(request)
-                self.check_permission(request.user, project, repo, READ)
+                self.permit(request, project, repo, READ)
                 return self.node_page(request, project, repo, full_path)
             if rest[1] == "detail" and len(rest) >= 4:
                 self.allow(request, "GET")
                 project, repo, full_path = self.split_artifact(request, rest[2:])
                 self.authenticate(request)
-                self.check_permission(request.user, project, repo, READ)
+                self.permit(request, project, repo, READ)
                 return self.envelope(request, self.node_detail(request, project, repo, full_path))
         if first == "repo" and len(rest) >= 2:
             if rest[1] == "info" and 4 <= len(rest) <= 5 and rest[2] and rest[3]:
@@ -498,8 +502,11 @@ class DevServerApp:
             request.user = ANONYMOUS
             return
         scheme, _, credentials = value.partition(" ")
+        if scheme == "Platform":
+            self.authenticate_platform(request, credentials)
+            return
         if scheme.lower() != "basic":
-            # Other schemes (Bearer, Platform, ...) are not emulated: treated as no credentials.
+            # Other schemes (Bearer, Temporary, ...) are not emulated: treated as no credentials.
             request.user = ANONYMOUS
             return
         try:
@@ -513,12 +520,38 @@ class DevServerApp:
             raise unauthenticated("Authorization value check failed")
         request.user = username
 
-    def check_permission(self, user: str, project: str, repo_name: str, action: str) -> Repo:
-        """bk-repo's order: missing repo (404) first, then public read, then 401/403."""
+    def authenticate_platform(self, request: Request, credentials: str) -> None:
+        """``Platform base64(accessKey:secretKey)`` plus ``X-BKREPO-UID`` naming the acting user."""
+        try:
+            decoded = base64.b64decode(credentials.strip(), validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            raise unauthenticated("Invalid authorization value") from None
+        access_key, colon, secret_key = decoded.partition(":")
+        if not colon:
+            raise unauthenticated("Invalid authorization value")
+        expected = self.platform_accounts.get(access_key)
+        if expected is None or not hmac.compare_digest(expected.encode(), secret_key.encode()):
+            raise unauthenticated("AccessKey/SecretKey check failed.")
+        user = (request.header("X-BKREPO-UID") or "").strip() or ANONYMOUS
+        if user != ANONYMOUS:
+            self.store.ensure_platform_user(user)
+        request.user = user
+        request.platform = True
+
+    def permit(self, request: Request, project: str, repo_name: str, action: str) -> Repo:
+        return self.check_permission(request.user, project, repo_name, action, platform=request.platform)
+
+    def check_permission(self, user: str, project: str, repo_name: str, action: str, *, platform: bool = False) -> Repo:
+        """bk-repo's order: missing repo (404) first, then public read, then 401/403.
+
+        Platform accounts are trusted: their requests pass whoever the acting user is.
+        """
         repo = self.store.get_repo(project, repo_name)
         if repo is None:
             raise ApiError(404, 251006, repo_name)
         if action in (READ, DOWNLOAD) and repo.public:
+            return repo
+        if platform:
             return repo
         if user == ANONYMOUS:
             raise unauthenticated()
@@ -673,7 +706,7 @@ class DevServerApp:
     def generic_put(self, request: Request, project: str, repo: str, full_path: str) -> Response:
         upload_id = (request.header("X-BKREPO-UPLOAD-ID") or "").strip()
         sequence = request.header("X-BKREPO-SEQUENCE")
-        self.check_permission(request.user, project, repo, WRITE)
+        self.permit(request, project, repo, WRITE)
         if upload_id and sequence is not None:
             return self.block_part(request, upload_id, sequence)
         return self.upload(request, project, repo, full_path, request.user)
@@ -878,7 +911,7 @@ class DevServerApp:
         return self.envelope(request, data)
 
     def repo_info(self, request: Request, project: str, name: str, repo_type: str | None) -> Response:
-        repo = self.check_permission(request.user, project, name, READ)
+        repo = self.permit(request, project, name, READ)
         wanted = (repo_type or "NONE").upper()
         if wanted not in ("NONE", repo.type):
             return self.envelope(request, None)
@@ -901,9 +934,9 @@ class DevServerApp:
         ):
             raise ApiError(400, 250106)
         project, name = body["projectId"], body["name"]
-        if request.user == ANONYMOUS:
+        if request.user == ANONYMOUS and not request.platform:
             raise unauthenticated()
-        if not self.store.user_can_write(request.user):
+        if not request.platform and not self.store.user_can_write(request.user):
             raise ApiError(403, 250113, f"user[{request.user}] does not have [MANAGE] permission in project[{project}]")
         if not self.store.project_exists(project):
             raise ApiError(404, 251004, project)
@@ -958,7 +991,7 @@ class DevServerApp:
             raise unauthenticated()
         if urls:
             for _path in paths:
-                self.check_permission(request.user, project, repo_name, WRITE)
+                self.permit(request, project, repo_name, WRITE)
         if urls and token_type not in ("UPLOAD", "DOWNLOAD"):
             raise ApiError(400, 250105, "type")
         if permits is not None and permits <= 0:
@@ -1069,7 +1102,7 @@ class DevServerApp:
         project, repo_name, full_path = self.split_artifact(request, rest)
         self.authenticate(request)
         method = request.method
-        self.check_permission(request.user, project, repo_name, READ if method == "GET" else WRITE)
+        self.permit(request, project, repo_name, READ if method == "GET" else WRITE)
         if method == "POST":
             overwrite = self.overwrite(request)
             if full_path == "/":

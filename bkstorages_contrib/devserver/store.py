@@ -297,6 +297,14 @@ class Store:
                 (name, password, int(can_write)),
             )
 
+    def ensure_platform_user(self, name: str) -> None:
+        """A user named by a platform account: created on first sight, with no usable password."""
+        with self._write() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO users (name, password, can_write) VALUES (?, ?, 1)",
+                (name, "!" + uuid.uuid4().hex),
+            )
+
     def check_user(self, name: str, password: str) -> bool:
         row = self._db().execute("SELECT password FROM users WHERE name = ?", (name,)).fetchone()
         return row is not None and _same(row["password"], password)

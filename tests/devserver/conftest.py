@@ -83,8 +83,10 @@ def parse_local(text: str) -> dt.datetime:
 
 @pytest.fixture(scope="session")
 def reader_server() -> Iterator[DevServer]:
-    """A separate server with a read-only user, for 403 cases."""
-    with DevServer(read_only_users={"reader": "reader-pass"}, time_zone="Asia/Shanghai") as server:
+    """A separate server with a read-only user, a platform account and a +0800 zone."""
+    with DevServer(
+        read_only_users={"reader": "reader-pass"}, platform_accounts={"app": "app-secret"}, time_zone="Asia/Shanghai"
+    ) as server:
         yield server
 
 

@@ -113,3 +113,25 @@ def test_server_time_zone_and_request_time_zone(reader_server: DevServer) -> Non
     assert offset.headers["X-BKREPO-Time-Zone"] == "+0530"
     difference = parse_local(shanghai.json()["data"]["createdDate"]) - parse_local(utc.json()["data"]["createdDate"])
     assert difference == dt.timedelta(hours=8)
+
+
+def platform(access_key: str, secret_key: str) -> str:
+    import base64
+
+    return "Platform " + base64.b64encode(f"{access_key}:{secret_key}".encode()).decode()
+
+
+def test_platform_auth(reader_server: DevServer) -> None:
+    base = reader_server.endpoint_url
+    url = f"{base}/generic/{reader_server.project}/{reader_server.private_bucket}/platform.txt"
+    headers = {"Authorization": platform("app", "app-secret"), "X-BKREPO-UID": "alice", "X-BKREPO-OVERWRITE": "true"}
+    data = assert_ok(requests.put(url, data=b"by alice", headers=headers, timeout=30))
+    assert data["createdBy"] == "alice"
+    no_uid = {"Authorization": platform("app", "app-secret")}
+    assert requests.get(url, headers=no_uid, timeout=30).content == b"by alice"
+    wrong = {"Authorization": platform("app", "nope"), "X-BKREPO-UID": "alice"}
+    assert_unauthenticated(requests.get(url, headers=wrong, timeout=30), "AccessKey/SecretKey check failed.")
+    malformed = {"Authorization": "Platform !!!"}
+    assert_unauthenticated(requests.get(url, headers=malformed, timeout=30), "Invalid authorization value")
+    # A user created through a platform account cannot log in with Basic auth.
+    assert requests.get(url, auth=("alice", ""), timeout=30).status_code == 401
