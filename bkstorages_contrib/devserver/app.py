@@ -23,8 +23,10 @@ import json
 import logging
 import mimetypes
 import re
+import shutil
 import time
 import urllib.parse
+import zipfile
 import zoneinfo
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -74,6 +76,7 @@ MESSAGES = {
     251011: "Invalid node path [{0}]",
     251012: "Node [{0}] existed",
     251013: "Node [{0}] conflict",
+    251014: "Node list count too large",
     251021: "Temporary token invalid: [{0}]",
     251022: "Temporary token expired",
     251024: "Artifact file data not found",
@@ -87,6 +90,9 @@ RANGE = re.compile(r"bytes=(\d+)?-(\d+)?")
 MAX_DEPTH = 64
 MAX_NAME = 1024
 MAX_PAGE_SIZE = 100_000
+#: bk-repo's limits for downloading a folder as a zip (251014 beyond them).
+ZIP_MAX_FILES = 1024
+ZIP_MAX_BYTES = 10 * 1024**3
 LONG_MAX = 2**63 - 1
 TRUE_WORDS = {"true", "on", "yes", "1"}
 FALSE_WORDS = {"false", "off", "no", "0"}
@@ -766,6 +772,8 @@ class DevServerApp:
         if opened is None:
             node = self.store.get_node(project, repo, full_path)
             if node is not None and node.folder:
+                if token_route or (request.param("download") or "").strip().lower() == "true":
+                    return self.folder_zip(request, project, repo, node)
                 return self.folder_view(request, project, repo, node)
             if token_route:
                 raise ApiError(404, 251024)
@@ -827,6 +835,50 @@ class DevServerApp:
         if length < 0:
             raise ApiError(416, 250120)
         return start, length, True
+
+    def folder_zip(self, request: Request, project: str, repo: str, node: Node) -> Response:
+        """A folder as a zip of its files (paths relative to it), like bk-repo's folder download."""
+        total, files = self.store.list_nodes(
+            project,
+            repo,
+            node.full_path,
+            deep=True,
+            include_folder=False,
+            offset=0,
+            limit=ZIP_MAX_FILES + 1,
+            order=[("full_path", True)],
+        )
+        if total > ZIP_MAX_FILES or sum(f.size for f in files) > ZIP_MAX_BYTES:
+            raise ApiError(400, 251014)
+        archive = self.store.temp_file()
+        try:
+            prefix = node.full_path.rstrip("/") + "/"
+            with zipfile.ZipFile(archive, "w", zipfile.ZIP_STORED, allowZip64=True) as zipped:
+                for child in files:
+                    opened = self.store.open_node(project, repo, child.full_path)
+                    if opened is None:
+                        continue
+                    with (
+                        opened[1] as source,
+                        zipped.open(child.full_path[len(prefix) :], "w", force_zip64=True) as target,
+                    ):
+                        shutil.copyfileobj(source, target, 1024 * 1024)
+            size = archive.tell()
+        except BaseException:
+            archive.close()
+            raise
+        name = (node.name or repo) + ".zip"
+        encoded = urllib.parse.quote(name, safe="-._~")
+        headers = [
+            ("Content-Type", "application/zip"),
+            ("Content-Length", str(size)),
+            ("Content-Disposition", f"attachment;filename=\"{encoded}\";filename*=UTF-8''{encoded}"),
+            ("Cache-Control", "no-cache"),
+        ]
+        if request.method == "HEAD":
+            archive.close()
+            return Response(200, headers, [b""])
+        return Response(200, headers, FileRange(archive, 0, size))
 
     def folder_view(self, request: Request, project: str, repo: str, node: Node) -> Response:
         """A folder answers like bk-repo: 302 to the ``/`` URL, then a small HTML listing."""

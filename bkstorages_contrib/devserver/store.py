@@ -540,6 +540,14 @@ class Store:
         os.close(fd)
         return Received(path=path, size=size, sha256=sha256.hexdigest(), md5=md5.hexdigest())
 
+    def temp_file(self) -> BinaryIO:
+        """An anonymous scratch file in the data dir, gone once closed."""
+        path = self.tmp_dir / f"{uuid.uuid4().hex}.scratch"
+        handle = open(path, "w+b")  # noqa: SIM115 - the caller closes it
+        with contextlib.suppress(OSError):
+            path.unlink()
+        return handle
+
     @staticmethod
     def _remove_later(path: Path) -> None:
         def remove() -> None:

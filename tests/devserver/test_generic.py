@@ -383,3 +383,19 @@ def test_path_traversal_stays_in_repository(api: Api) -> None:
     detail = assert_ok(api.request("GET", f"/repository/api/node/detail/{api.project}/{api.repos.private}/etc/passwd"))
     assert detail["fullPath"] == "/etc/passwd"
     assert (api.server.data_dir / "etc").exists() is False
+
+
+def test_folder_download_as_zip(api: Api) -> None:
+    import io
+    import zipfile
+
+    assert_ok(api.put("album/a.txt", b"first"))
+    assert_ok(api.put("album/inner/b.txt", b"second"))
+    assert_ok(api.put("elsewhere.txt", b"not included"))
+    response = api.get("album", params={"download": "true"})
+    assert response.status_code == 200
+    assert response.headers["Content-Type"] == "application/zip"
+    assert "filename*=UTF-8''album.zip" in response.headers["Content-Disposition"]
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        assert sorted(archive.namelist()) == ["a.txt", "inner/b.txt"]
+        assert archive.read("inner/b.txt") == b"second"

@@ -231,3 +231,15 @@ def test_token_routes_allow_any_origin(api: Api) -> None:
     assert preflight.headers["Access-Control-Allow-Headers"] == "x-bkrepo-overwrite"
     plain = requests.get(url, timeout=30)
     assert "Access-Control-Allow-Origin" not in plain.headers
+
+
+def test_folder_by_token_is_a_zip(api: Api) -> None:
+    import io
+    import zipfile
+
+    assert_ok(api.put("shared/one.txt", b"1"))
+    assert_ok(api.put("shared/two/three.txt", b"3"))
+    response = requests.get(url_for(api, "/shared"), timeout=30)
+    assert response.status_code == 200
+    with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
+        assert sorted(archive.namelist()) == ["one.txt", "two/three.txt"]
