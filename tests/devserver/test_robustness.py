@@ -291,3 +291,31 @@ def test_access_log_has_no_secrets(api: Api) -> None:
     assert "0123456789abcdef0123456789abcdef" not in log
     assert "another-secret-value" not in log
     assert api.server.password not in log
+
+
+def test_concurrent_overwrites_leave_one_object_and_one_blob(api: Api) -> None:
+    bodies = [f"overwrite body {i}".encode() * 1000 for i in range(6)]
+    barrier = threading.Barrier(len(bodies))
+    statuses: list[int] = []
+
+    def upload(body: bytes) -> None:
+        with requests.Session() as session:
+            barrier.wait()
+            response = session.put(
+                api.generic("contended.bin"), data=body, auth=api.auth, headers={"X-BKREPO-OVERWRITE": "true"}
+            )
+            statuses.append(response.status_code)
+
+    threads = [threading.Thread(target=upload, args=(body,)) for body in bodies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert statuses == [200] * len(bodies)
+    final = api.get("contended.bin").content
+    assert final in bodies
+    digests = [hashlib.sha256(body).hexdigest() for body in bodies]
+    for digest, body in zip(digests, bodies, strict=True):
+        if body != final:
+            assert wait_gone(blob_file(api, digest))
+    assert blob_file(api, hashlib.sha256(final).hexdigest()).exists()
