@@ -179,8 +179,20 @@ def workloads(profile: Profile) -> list[Workload]:
 
 
 class Bench:
-    def __init__(self, profile: Profile, work_dir: Path, server: DevServer, with_anchor: bool) -> None:
+    def __init__(
+        self,
+        profile: Profile,
+        work_dir: Path,
+        server: DevServer,
+        with_anchor: bool,
+        only: set[str] | None = None,
+        clients: set[str] | None = None,
+        profile_to: Path | None = None,
+    ) -> None:
         self.profile = profile
+        self.only = only
+        self.clients = clients
+        self.profile_to = profile_to
         self.work_dir = work_dir
         self.server = server
         self.env = server.env()
@@ -240,7 +252,8 @@ class Bench:
         self.listdir_names = [f"ls/file-{i:05d}.txt" for i in range(p.listdir_files)]
         jobs = [(private, f"dl/small-{i:03d}.bin", "small") for i in range(p.small_count)]
         jobs += [(private, "dl/medium.bin", "medium"), (private, "dl/large.bin", "large")]
-        jobs += [(private, name, "tiny") for name in self.listdir_names]
+        if any(w.kind in ("url", "exists", "size", "listdir") for w in self.workloads()):
+            jobs += [(private, name, "tiny") for name in self.listdir_names]
         jobs += [(public, "pub/check.bin", "tiny")]
         started = time.monotonic()
         with ThreadPoolExecutor(8) as pool:
@@ -319,7 +332,10 @@ class Bench:
 
     def run_worker(self, client: str, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         spec_path = self.work_dir / f"spec-{client}.json"
-        spec_path.write_text(json.dumps({"client": client, "env": self.env, "tasks": tasks}), encoding="utf-8")
+        spec: dict[str, Any] = {"client": client, "env": self.env, "tasks": tasks}
+        if self.profile_to is not None and client != "anchor":
+            spec["profile_to"] = str(self.profile_to)
+        spec_path.write_text(json.dumps(spec), encoding="utf-8")
         env = {k: v for k, v in os.environ.items() if not k.startswith("BKREPO_") and k != "DJANGO_SETTINGS_MODULE"}
         if client == "anchor":
             command = [str(anchor.anchor_python()), "-I", str(BENCH_DIR / "worker.py"), str(spec_path)]
@@ -389,12 +405,19 @@ class Bench:
         if "error" in result:
             self.say(f"  {client} {result['id']}: {result['error']}")
 
+    def workloads(self) -> list[Workload]:
+        return [w for w in workloads(self.profile) if self.only is None or w.key in self.only]
+
     def clients_for(self, workload: Workload) -> list[str]:
-        return [c for c in workload.clients if c != "anchor" or self.with_anchor]
+        return [
+            c
+            for c in workload.clients
+            if (c != "anchor" or self.with_anchor) and (self.clients is None or c in self.clients)
+        ]
 
     def run_full(self) -> None:
         for repeat in range(self.profile.repeats):
-            for workload in workloads(self.profile):
+            for workload in self.workloads():
                 self.say(f"repeat {repeat + 1}/{self.profile.repeats}: {workload.title}")
                 for client in self.clients_for(workload):
                     if client == "curl":
@@ -407,7 +430,7 @@ class Bench:
     def run_smoke(self) -> None:
         """One process per client with every task in it: seconds, not minutes."""
         per_client: dict[str, list[dict[str, Any]]] = {}
-        for workload in workloads(self.profile):
+        for workload in self.workloads():
             for client in self.clients_for(workload):
                 if client == "curl":
                     self.record(client, self.run_curl(workload, 0))
@@ -420,8 +443,12 @@ class Bench:
         self.run_checks()
 
     def run_checks(self) -> None:
+        if self.only is not None:
+            return
         for client in ("ours", "anchor"):
-            if client == "anchor" and not self.with_anchor:
+            if (client == "anchor" and not self.with_anchor) or (
+                self.clients is not None and client not in self.clients
+            ):
                 continue
             task = {"id": "checks", "kind": "checks", "params": {"prefix": f"checks/{client}"}}
             (result,) = self.run_worker(client, [task])
@@ -493,7 +520,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--chart", type=Path, help="PNG chart to write (default bench/results.png)")
     parser.add_argument("--json", type=Path, help="also write the raw results as JSON")
     parser.add_argument("--no-anchor", action="store_true", help="leave bkstorages 3.1.0 out")
+    parser.add_argument("--only", help="comma-separated workload keys to run (e.g. download_large,saves_threads)")
+    parser.add_argument("--clients", help="comma-separated clients to run (ours,anchor,curl,requests)")
+    parser.add_argument(
+        "--profile-to",
+        type=Path,
+        help="profile every ours/requests task with pyinstrument and write the text reports to this folder",
+    )
     args = parser.parse_args(argv)
+    only = set(args.only.split(",")) if args.only else None
+    clients = set(args.clients.split(",")) if args.clients else None
+    if args.profile_to:
+        args.profile_to.mkdir(parents=True, exist_ok=True)
 
     profile = SMOKE if args.smoke else FULL
     if args.repeats:
@@ -511,7 +549,7 @@ def main(argv: list[str] | None = None) -> int:
     anchor_version: str | None = None
     if args.no_anchor:
         notes.append("bkstorages 3.1.0 was left out (--no-anchor).")
-    elif args.smoke:
+    elif args.smoke or (clients is not None and "anchor" not in clients):
         anchor_version = anchor.installed_version()
         if anchor_version != anchor.ANCHOR_VERSION:
             anchor_version = None
@@ -526,7 +564,15 @@ def main(argv: list[str] | None = None) -> int:
     work_dir = Path(tempfile.mkdtemp(prefix="bkstorages-bench-"))
     try:
         with DevServer(data_dir=work_dir / "server-data") as server:
-            bench = Bench(profile, work_dir, server, with_anchor=anchor_version is not None)
+            bench = Bench(
+                profile,
+                work_dir,
+                server,
+                with_anchor=anchor_version is not None,
+                only=only,
+                clients=clients,
+                profile_to=args.profile_to,
+            )
             bench.say(f"{profile.name} run against {server.endpoint_url}, data in {work_dir}")
             bench.seed()
             if args.smoke:
@@ -554,7 +600,7 @@ def main(argv: list[str] | None = None) -> int:
         "anchor_read_budget": profile.anchor_read_budget,
         "anchor_url_budget": profile.anchor_url_budget,
     }
-    table = report.summarise(workloads(profile), bench.results)
+    table = report.summarise(bench.workloads(), bench.results)
     chart_note = report.chart(table, chart, title=f"bkstorages benchmarks ({profile.name} run, {meta['date']})")
     if chart_note:
         notes.append(chart_note.capitalize() + ".")

@@ -482,13 +482,39 @@ def make_client(kind: str, env: dict[str, str]) -> Any:
     return StorageClient(kind, env)
 
 
+@contextlib.contextmanager
+def profiled(path: str | None) -> Iterator[None]:
+    """Profile the block with pyinstrument (when asked and installed) into ``path``."""
+    if not path:
+        yield
+        return
+    from pyinstrument import Profiler
+
+    profiler = Profiler(interval=0.0005)
+    profiler.start()
+    try:
+        yield
+    finally:
+        profiler.stop()
+        with open(path, "w", encoding="utf-8") as out:
+            out.write(profiler.output_text(unicode=True, show_all=False))
+
+
+def profile_path(spec: dict[str, Any], task: dict[str, Any]) -> str | None:
+    folder = spec.get("profile_to")
+    if not folder:
+        return None
+    return os.path.join(folder, f"{spec['client']}-{task['id']}-{time.strftime('%H%M%S')}-{os.getpid()}.txt")
+
+
 def run(spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
     client = make_client(spec["client"], spec["env"])
     for task in spec["tasks"]:
         result: dict[str, Any] = {"id": task["id"]}
         baseline = reset_peak_rss()
         try:
-            result.update(TASKS[task["kind"]](client, task["params"]))
+            with profiled(profile_path(spec, task)):
+                result.update(TASKS[task["kind"]](client, task["params"]))
         except Exception as exc:
             result["error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
             result["traceback"] = traceback.format_exc()[-2000:]
