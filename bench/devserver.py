@@ -164,62 +164,66 @@ def make_file(path: Path, size: int) -> None:
             left -= len(block[:left])
 
 
-def median_of(runs: int, measure: Any) -> float:
-    return statistics.median(measure() for _ in range(runs))
-
-
 def run(size: int, runs: int, rss_size: int) -> dict[str, Any]:
+    """All servers run side by side and the transfers take turns, so that load
+    from elsewhere on the machine hits the dev server and its baselines alike."""
     if shutil.which("curl") is None:
         raise SystemExit("curl is missing: apt-get install -y curl")
     work = Path(tempfile.mkdtemp(prefix="bench-devserver-"))
     try:
-        payload = work / "payload.bin"
+        serve_dir = work / "serve"
+        serve_dir.mkdir()
+        payload = serve_dir / "payload.bin"
         make_file(payload, size)
         results: dict[str, Any] = {"size_mib": size / MIB, "runs": runs}
-        with DevServer(data_dir=work / "data") as server:
+        port = free_port()
+        http_server = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"]
+        discard_sink = [sys.executable, __file__, "--serve-sink"]
+        file_sink = [*discard_sink, "--sink-file", str(work / "sink.bin")]
+        with (
+            DevServer(data_dir=work / "data") as server,
+            background(http_server, cwd=serve_dir),
+            background(discard_sink) as discard,
+            background(file_sink) as keep,
+        ):
+            wait_for_port(port)
+            assert discard.stdout is not None
+            assert keep.stdout is not None
+            discard_url = f"http://127.0.0.1:{int(discard.stdout.readline())}/payload.bin"
+            keep_url = f"http://127.0.0.1:{int(keep.stdout.readline())}/payload.bin"
             auth = f"{server.username}:{server.password}"
             url = f"{server.endpoint_url}/generic/{server.project}/{server.private_bucket}/bench/payload.bin"
-            upload = ["-u", auth, "-H", "X-BKREPO-OVERWRITE: true", "-T", str(payload), url]
-            download = ["-u", auth, url]
+            transfers = {
+                "devserver_upload": (["-u", auth, "-H", "X-BKREPO-OVERWRITE: true", "-T", str(payload), url], "upload"),
+                "sink_file_upload": (["-T", str(payload), keep_url], "upload"),
+                "sink_discard_upload": (["-T", str(payload), discard_url], "upload"),
+                "devserver_download": (["-u", auth, url], "download"),
+                "http_server_download": ([f"http://127.0.0.1:{port}/payload.bin"], "download"),
+            }
+            speeds: dict[str, list[float]] = {name: [] for name in transfers}
             assert server.process is not None
             sampler = RssSampler(server.process.pid)
             base_rss = sampler.peak
             with sampler:
-                results["devserver_upload"] = median_of(runs, lambda: curl(upload, "upload"))
-                results["devserver_download"] = median_of(runs, lambda: curl(download, "download"))
+                for _ in range(runs):
+                    for name, (args, what) in transfers.items():
+                        speeds[name].append(curl(args, what))
+            for name, values in speeds.items():
+                results[name] = statistics.median(values)
             results["devserver_rss_start_mib"] = base_rss / MIB
             results["devserver_rss_peak_mib"] = sampler.peak / MIB
             if rss_size:
+                payload.unlink()
                 big = work / "big.bin"
                 make_file(big, rss_size)
-                payload.unlink()
                 big_url = url.replace("payload.bin", "big.bin")
                 rss_sampler = RssSampler(server.process.pid)
                 rss_base = rss_sampler.peak
                 with rss_sampler:
                     curl(["-u", auth, "-H", "X-BKREPO-OVERWRITE: true", "-T", str(big), big_url], "upload")
                     curl(["-u", auth, big_url], "download")
-                big.unlink()
                 results["rss_transfer_mib"] = rss_size / MIB
                 results["rss_growth_mib"] = (rss_sampler.peak - rss_base) / MIB
-                make_file(payload, size)
-
-        serve_dir = work / "serve"
-        serve_dir.mkdir()
-        os.replace(payload, serve_dir / "payload.bin")
-        port = free_port()
-        command = [sys.executable, "-m", "http.server", str(port), "--bind", "127.0.0.1"]
-        with background(command, cwd=serve_dir):
-            wait_for_port(port)
-            plain = [f"http://127.0.0.1:{port}/payload.bin"]
-            results["http_server_download"] = median_of(runs, lambda: curl(plain, "download"))
-        for label, target in (("discard", None), ("file", work / "sink.bin")):
-            command = [sys.executable, __file__, "--serve-sink"] + (["--sink-file", str(target)] if target else [])
-            with background(command) as sink:
-                assert sink.stdout is not None
-                sink_port = int(sink.stdout.readline())
-                sink_upload = ["-T", str(serve_dir / "payload.bin"), f"http://127.0.0.1:{sink_port}/payload.bin"]
-                results[f"sink_{label}_upload"] = median_of(runs, lambda args=sink_upload: curl(args, "upload"))
         return results
     finally:
         shutil.rmtree(work, ignore_errors=True)
