@@ -6,6 +6,20 @@ WSGI callable, so any WSGI server can run it; ``server.py`` has a fast
 threaded runner that also turns :class:`FileRange` responses into
 ``sendfile`` calls.
 
+Routes (``{p}``/``{r}`` are project and repository, ``{path}`` the artifact path):
+
+==============================================  ==========================================
+``PUT|GET|HEAD|DELETE /generic/{p}/{r}/{path}``  upload (or a block part), download, delete
+``POST|PUT|DELETE|GET /generic/block/...``       block upload start, complete, abort, list
+``GET /generic/detail/{p}/{r}/{path}``           node detail
+``POST /generic/temporary/url/create``           temporary URLs (``token/create``: tokens)
+``GET /generic/temporary/download/...?token=``   download with a token (``PUT .../upload/``)
+``GET /repository/api/node/page/...``            a page of a folder's nodes
+``GET /repository/api/node/detail/...``          node detail
+``GET /repository/api/repo/info/{p}/{r}[/{t}]``  repository info (``public``)
+``POST /repository/api/repo/create``             create a repository
+==============================================  ==========================================
+
 Standard library only, and nothing from ``bkstorages``: the dev server is an
 independent implementation of the protocol, so each checks the other.
 """

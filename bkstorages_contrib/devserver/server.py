@@ -153,6 +153,7 @@ class WSGIRequestHandler(BaseHTTPRequestHandler):
     rbufsize = 256 * 1024
     wbufsize = 0
     timeout = 300
+    default_request_version = "HTTP/1.0"  # so even garbage gets a status line
     server: DevHTTPServer
 
     def setup(self) -> None:
@@ -161,8 +162,6 @@ class WSGIRequestHandler(BaseHTTPRequestHandler):
             self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 * 1024 * 1024)
             self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
-
-    default_request_version = "HTTP/1.0"  # so even garbage gets a status line
 
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Errors of the HTTP layer itself (bad request line, bad framing), as a bk-repo envelope."""
