@@ -134,6 +134,7 @@ def test_dropped_upload_keeps_old_object(api: Api) -> None:
         "X-BKREPO-OVERWRITE: true\r\nContent-Length: 10000000\r\n\r\n"
     ).encode()
     raw_request(api, head + b"n" * 300_000, read=False)
+    time.sleep(0.3)  # let the server notice the hang-up
     deadline = time.monotonic() + 10
     while temp_files(api) and time.monotonic() < deadline:
         time.sleep(0.05)
