@@ -397,7 +397,9 @@ class Store:
         if row is not None:
             return self._node(row)
         if full_path == "/":
-            return Node(0, project, repo, "/", "", "", True, 0, None, None, {}, "system", 0, "system", 0)
+            owner = self.get_repo(project, repo)
+            by, stamp = (owner.created_by, owner.created_ms) if owner else ("system", 0)
+            return Node(0, project, repo, "/", "", "", True, 0, None, None, {}, by, stamp, by, stamp)
         return None
 
     def list_nodes(
