@@ -34,7 +34,9 @@ the fault applies to, ``None`` for every one):
     (default status 200).
 ``reset_response``
     Forward the request, send the response headers and ``after_bytes`` bytes
-    of the response body, then reset the connection (TCP RST).
+    of the response body, then reset the connection (TCP RST). Without
+    ``after_bytes`` the reset comes before any byte of the answer: the
+    server did the work, the client only sees a reset.
 ``reset_request``
     Read ``after_bytes`` bytes of the request body (forwarding them
     upstream), then reset the client connection and drop the upstream one,
@@ -633,6 +635,10 @@ class _Connection:
                 self._drop_upstream()
             return self._send_canned(method, kind or "", params) and not client_close
 
+        if kind == "reset_response" and params.get("after_bytes") is None:
+            self._reset_client()
+            self._drop_upstream(reset=True)
+            raise _Abort("answer cut before its first byte")
         if kind == "stall" and params.get("after_bytes") is None:
             self._stall(float(params.get("seconds", 5)))
         self._send_client(response.raw_head)

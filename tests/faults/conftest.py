@@ -26,6 +26,7 @@ from tests.faultproxy import FaultProxy
 CONNECT_TIMEOUT = 0.5
 READ_TIMEOUT = 0.5
 DEADLINE = 3.0
+MAX_RETRIES = 3
 # A deadline is a correctness bound, not a speed target: allow this much on
 # top of it for a loaded two-core machine.
 DEADLINE_MARGIN = 2.0
@@ -123,6 +124,7 @@ def make_storage(fault_proxy: FaultProxy, bkrepo_server: Any, bkrepo_repos: Any)
             "connect_timeout": CONNECT_TIMEOUT,
             "read_timeout": READ_TIMEOUT,
             "deadline": DEADLINE,
+            "max_retries": MAX_RETRIES,
             "backoff": 0.02,
         }
         settings.update(options)

@@ -293,6 +293,13 @@ def test_reset_response_is_a_broken_body_for_requests(proxy: FaultProxy) -> None
         requests.get(f"{proxy.url}/big", timeout=5).content  # noqa: B018
 
 
+def test_reset_response_without_a_byte_count_resets_before_the_answer(proxy: FaultProxy, upstream: _Upstream) -> None:
+    proxy.add_fault("reset_response", method="PUT")
+    with pytest.raises(requests.exceptions.ConnectionError, match="reset"):
+        requests.put(f"{proxy.url}/answer-lost", data=b"stored, answer lost", timeout=5)
+    assert upstream.objects["/answer-lost"] == b"stored, answer lost"
+
+
 def test_reset_request_cuts_the_upload_in_both_directions(proxy: FaultProxy, upstream: _Upstream) -> None:
     proxy.add_fault("reset_request", method="PUT", after_bytes=200_000)
     with pytest.raises(requests.exceptions.ConnectionError):
