@@ -260,6 +260,16 @@ class Store:
         self._write_lock = threading.RLock()
         with self._write_lock:
             self._db().executescript(SCHEMA)
+            self._sweep_blobs()
+
+    def _sweep_blobs(self) -> None:
+        """Remove blobs no node references: left by a crash between placing a blob and its commit."""
+        db = self._db()
+        for blob in self.blob_dir.glob("*/*/*"):
+            referenced = db.execute("SELECT 1 FROM nodes WHERE sha256 = ? LIMIT 1", (blob.name,)).fetchone()
+            if referenced is None:
+                with contextlib.suppress(OSError):
+                    blob.unlink()
 
     # -- connections ------------------------------------------------------
 
@@ -605,45 +615,47 @@ class Store:
         stamp = now_ms()
         orphans: set[str] = set()
         try:
-            with self._write() as db:
-                self._check_ancestors(db, project, repo, full_path)
-                old = db.execute(
-                    "SELECT id, folder, sha256 FROM nodes WHERE project = ? AND repo = ? AND full_path = ?",
-                    (project, repo, full_path),
-                ).fetchone()
-                if old is not None:
-                    if not overwrite:
-                        raise NodeExists(full_path)
-                    if old["folder"]:
-                        raise NodeConflict(full_path)
-                    db.execute("DELETE FROM nodes WHERE id = ?", (old["id"],))
-                    if old["sha256"]:
-                        orphans.add(old["sha256"])
-                self._mkdirs(db, project, repo, full_path, user, stamp)
-                self._place_blob(received)
-                db.execute(
-                    "INSERT INTO nodes (project, repo, full_path, parent, name, folder, size, sha256, md5, metadata, "
-                    "expire_ms, created_by, created_ms, modified_by, modified_ms) "
-                    "VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (
-                        project,
-                        repo,
-                        full_path,
-                        parent_of(full_path),
-                        name_of(full_path),
-                        received.size,
-                        received.sha256,
-                        received.md5,
-                        json.dumps(metadata, ensure_ascii=False),
-                        expire_ms,
-                        user,
-                        stamp,
-                        user,
-                        stamp,
-                    ),
-                )
-                orphans.discard(received.sha256)
-                self._collect(db, orphans)
+            with self._write_lock:
+                with self._write() as db:
+                    self._check_ancestors(db, project, repo, full_path)
+                    old = db.execute(
+                        "SELECT id, folder, sha256 FROM nodes WHERE project = ? AND repo = ? AND full_path = ?",
+                        (project, repo, full_path),
+                    ).fetchone()
+                    if old is not None:
+                        if not overwrite:
+                            raise NodeExists(full_path)
+                        if old["folder"]:
+                            raise NodeConflict(full_path)
+                        db.execute("DELETE FROM nodes WHERE id = ?", (old["id"],))
+                        if old["sha256"]:
+                            orphans.add(old["sha256"])
+                    self._mkdirs(db, project, repo, full_path, user, stamp)
+                    self._place_blob(received)
+                    db.execute(
+                        "INSERT INTO nodes (project, repo, full_path, parent, name, folder, size, sha256, md5, "
+                        "metadata, expire_ms, created_by, created_ms, modified_by, modified_ms) "
+                        "VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        (
+                            project,
+                            repo,
+                            full_path,
+                            parent_of(full_path),
+                            name_of(full_path),
+                            received.size,
+                            received.sha256,
+                            received.md5,
+                            json.dumps(metadata, ensure_ascii=False),
+                            expire_ms,
+                            user,
+                            stamp,
+                            user,
+                            stamp,
+                        ),
+                    )
+                    orphans.discard(received.sha256)
+                # Only once the new node is committed may the old content go.
+                self._collect(self._db(), orphans)
         except BaseException:
             self.discard(received)
             if received.committed:
@@ -685,6 +697,14 @@ class Store:
 
     def delete_node(self, project: str, repo: str, full_path: str) -> None:
         """Delete a file, or a folder holding no files (with its empty sub-folders)."""
+        with self._write_lock:
+            sha256 = self._delete_node(project, repo, full_path)
+            if sha256:
+                # After the commit: a crash in between leaves an orphan blob, never a node without one.
+                self._collect(self._db(), {sha256})
+
+    def _delete_node(self, project: str, repo: str, full_path: str) -> str | None:
+        """Delete the node row(s) in one transaction; returns the deleted file's sha256."""
         with self._write() as db:
             row = db.execute(
                 "SELECT id, folder, sha256 FROM nodes WHERE project = ? AND repo = ? AND full_path = ?",
@@ -702,9 +722,9 @@ class Store:
                 )
                 if row is not None:
                     db.execute("DELETE FROM nodes WHERE id = ?", (row["id"],))
-                return
+                return None
             db.execute("DELETE FROM nodes WHERE id = ?", (row["id"],))
-            self._collect(db, {row["sha256"]})
+            return str(row["sha256"]) if row["sha256"] else None
 
     # -- temporary tokens ---------------------------------------------------
 

@@ -161,3 +161,22 @@ def test_repos_are_fresh_per_test(bkrepo_repos: Repos, bkrepo_server: DevServer)
     other = new_repos(bkrepo_server)
     assert {other.public, other.private}.isdisjoint({bkrepo_repos.public, bkrepo_repos.private})
     assert bkrepo_repos.server is bkrepo_server
+
+
+def test_restart_sweeps_orphan_blobs_and_temp_files(tmp_path: Path) -> None:
+    with DevServer(data_dir=tmp_path) as server:
+        url = f"{server.endpoint_url}/generic/{server.project}/{server.private_bucket}/kept.bin"
+        kept = requests.put(url, data=b"kept", auth=(server.username, server.password), timeout=30).json()
+    digest = kept["data"]["sha256"]
+    kept_blob = tmp_path / "blobs" / digest[:2] / digest[2:4] / digest
+    orphan = tmp_path / "blobs" / "ab" / "cd" / ("abcd" + "0" * 60)
+    orphan.parent.mkdir(parents=True, exist_ok=True)
+    orphan.write_bytes(b"left by a crash before the commit")
+    leftover = tmp_path / "tmp" / "half-received.part"
+    leftover.write_bytes(b"half")
+    with DevServer(data_dir=tmp_path) as again:
+        url = f"{again.endpoint_url}/generic/{again.project}/{again.private_bucket}/kept.bin"
+        assert requests.get(url, auth=(again.username, again.password), timeout=30).content == b"kept"
+    assert kept_blob.exists()
+    assert not orphan.exists()
+    assert not leftover.exists()
