@@ -61,6 +61,10 @@ work but the client never hears about it. They also accept ``close=True`` to
 close the connection after answering, and ``body`` / ``headers`` to change
 the answer.
 
+Every fault accepts ``action``: a function called (in the proxy's thread)
+at the moment the fault fires, before the cut, the stall or the made-up
+answer - for example to let another writer in at exactly that point.
+
 Body byte counts (``after_bytes``, ``keep_bytes``) count bytes on the wire
 after the headers, so for a chunked body they include the chunk framing.
 """
@@ -555,7 +559,8 @@ class _Connection:
         self.upstream = sock
         self.upstream_reader = _reader(sock)
 
-    def _stall(self, seconds: float) -> None:
+    def _stall(self, seconds: float, params: dict[str, Any]) -> None:
+        _run_action(params)
         if self.proxy._stop.wait(seconds):
             raise _Abort("proxy stopping")
 
@@ -597,6 +602,7 @@ class _Connection:
         if kind == "reset_request":
 
             def cut_upload() -> None:
+                _run_action(params)
                 self._reset_client()
                 self._drop_upstream(reset=True)
                 raise _Abort("request body cut")
@@ -636,11 +642,12 @@ class _Connection:
             return self._send_canned(method, kind or "", params) and not client_close
 
         if kind == "reset_response" and params.get("after_bytes") is None:
+            _run_action(params)
             self._reset_client()
             self._drop_upstream(reset=True)
             raise _Abort("answer cut before its first byte")
         if kind == "stall" and params.get("after_bytes") is None:
-            self._stall(float(params.get("seconds", 5)))
+            self._stall(float(params.get("seconds", 5)), params)
         self._send_client(response.raw_head)
 
         sink = self._response_sink(kind, params, resp_framing)
@@ -655,6 +662,7 @@ class _Connection:
         if kind == "reset_response":
 
             def cut_download() -> None:
+                _run_action(params)
                 self._reset_client()
                 self._drop_upstream(reset=True)
                 raise _Abort("response body cut")
@@ -666,6 +674,7 @@ class _Connection:
                 keep = framing[1] // 2 if framing[0] == "length" else 0
 
             def end_early() -> None:
+                _run_action(params)
                 _finish(self.client)
                 self.client_closed = True
                 self._drop_upstream(reset=True)
@@ -676,7 +685,7 @@ class _Connection:
             seconds = float(params.get("seconds", 5))
             after = params.get("after_bytes")
             if after is not None:
-                return _Sink(self.client, limit=int(after), on_limit=lambda: self._stall(seconds), stop=stop)
+                return _Sink(self.client, limit=int(after), on_limit=lambda: self._stall(seconds, params), stop=stop)
         if kind == "trickle":
             trickle = (int(params.get("chunk", 1)), float(params.get("interval", 0.05)))
             return _Sink(self.client, trickle=trickle, stop=stop)
@@ -690,6 +699,7 @@ class _Connection:
 
     def _send_canned(self, method: str, kind: str, params: dict[str, Any]) -> bool:
         """Send a made-up answer; return False if the connection must close."""
+        _run_action(params)
         status, content_type, body, headers = _canned_response(kind, params)
         close = bool(params.get("close", False))
         lines = [f"HTTP/1.1 {status} {REASONS.get(status, 'Error')}"]
@@ -700,6 +710,13 @@ class _Connection:
         head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
         self._send_client(head if method == "HEAD" else head + body)
         return not close
+
+
+def _run_action(params: dict[str, Any]) -> None:
+    """Call the fault's ``action`` hook, if it has one, as the fault fires."""
+    action = params.get("action")
+    if action is not None:
+        action()
 
 
 class _NullSocket:

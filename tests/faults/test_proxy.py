@@ -352,6 +352,20 @@ def test_trickle_delivers_the_whole_body_in_small_pieces(proxy: FaultProxy) -> N
     assert len(pieces) >= 4  # the 12-byte body came in 3-byte pieces
 
 
+def test_action_runs_when_the_fault_fires(proxy: FaultProxy, upstream: _Upstream) -> None:
+    seen_at_cut: list[bool] = []
+
+    def look() -> None:
+        seen_at_cut.append("/acted" in upstream.incomplete_uploads)
+
+    proxy.add_fault("error", method="GET", status=503, action=lambda: seen_at_cut.append(True))
+    proxy.add_fault("reset_request", method="PUT", after_bytes=1000, action=look)
+    assert requests.get(f"{proxy.url}/small", timeout=5).status_code == 503
+    with pytest.raises(requests.exceptions.ConnectionError):
+        requests.put(f"{proxy.url}/acted", data=BIG, timeout=5)
+    assert seen_at_cut == [True, False]  # the action ran before the upload was cut
+
+
 def test_unknown_fault_kind_is_refused(proxy: FaultProxy) -> None:
     with pytest.raises(ValueError, match="unknown fault kind"):
         proxy.add_fault("explode")
