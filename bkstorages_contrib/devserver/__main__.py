@@ -128,7 +128,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     app = DevServerApp(
         store, generic_domain=options.generic_domain, time_zone=zone, platform_accounts=platform_accounts
     )
-    server = make_server(options.host, options.port, app)
+    try:
+        server = make_server(options.host, options.port, app)
+    except OSError as error:
+        print(f"Cannot listen on {options.host}:{options.port}: {error.strerror or error}", file=sys.stderr)
+        print("Pick another --port, or --port 0 for a free one.", file=sys.stderr)
+        return 2
     endpoint = f"http://{url_host(options.host)}:{server.port}"
     print("\n".join(env_lines(endpoint, options)), flush=True)
     print(f"# bk-repo dev server on {endpoint} (data in {store.root}); Ctrl-C to stop", file=sys.stderr, flush=True)

@@ -12,6 +12,7 @@ import contextlib
 import json
 import logging
 import socket
+import socketserver
 import sys
 import threading
 import urllib.parse
@@ -358,6 +359,13 @@ class DevHTTPServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], app: WSGIApp) -> None:
         self.app = app
         super().__init__(address, WSGIRequestHandler)
+
+    def server_bind(self) -> None:
+        # HTTPServer.server_bind() looks the host name up (getfqdn), which can stall on bad DNS.
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = int(port)
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         logger.error("Error on a connection from %s", client_address[0], exc_info=True)  # noqa: LOG014

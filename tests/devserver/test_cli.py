@@ -180,3 +180,10 @@ def test_restart_sweeps_orphan_blobs_and_temp_files(tmp_path: Path) -> None:
     assert kept_blob.exists()
     assert not orphan.exists()
     assert not leftover.exists()
+
+
+def test_port_in_use_is_a_plain_message(bkrepo_server: DevServer, tmp_path: Path) -> None:
+    result = run_cli("--port", str(bkrepo_server.port), "--data", str(tmp_path))
+    assert result.returncode == 2
+    assert f"Cannot listen on 127.0.0.1:{bkrepo_server.port}" in result.stderr
+    assert "Traceback" not in result.stderr
