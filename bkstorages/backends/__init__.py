@@ -1,0 +1,1 @@
+"""Storage backends: ``bkstorages.backends.bkrepo`` for bk-repo."""

@@ -1,0 +1,406 @@
+"""RemoteStorage: the store-agnostic half of a Django storage on a remote object store.
+
+It owns the name pipeline (clean, then check, before any request), the
+overwrite policy (in Django's own naming hooks), the race retry of saves,
+signed-URL caching, file objects, time conversion, pickling and
+``deconstruct()``. A backend (``bkstorages.backends.bkrepo``) supplies the
+``_store_*`` methods that actually talk to the store.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import datetime
+import os
+import posixpath
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import IO, Any
+
+from django.core.exceptions import SuspiciousFileOperation
+from django.core.files.storage import Storage
+from django.utils import timezone
+from django.utils.deconstruct import deconstructible
+
+from bkstorages import compat, conf
+from bkstorages.client import UploadSource
+from bkstorages.exceptions import ObjectAlreadyExists
+from bkstorages.files import Reader, RemoteFile
+from bkstorages.urlcache import SignedURLCache
+
+__all__ = ["ObjectStat", "RemoteStorage", "clean_name"]
+
+_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
+_DRIVE = re.compile(r"^[A-Za-z]:")
+MAX_SEGMENT_LENGTH = 1024
+MAX_DEPTH = 64
+MAX_RENAMES = 10
+
+# max_length of the save() in progress, for picking a new name after a race in _save().
+_save_max_length: contextvars.ContextVar[int | None] = contextvars.ContextVar("bkstorages_max_length", default=None)
+
+
+def clean_name(name: Any) -> str:
+    """Clean a storage name: the one name pipeline.
+
+    Backslashes become ``/``; a leading ``/`` means the bucket root and is
+    dropped; empty and ``.`` segments are dropped; ``..`` removes the previous
+    segment. Raises ``SuspiciousFileOperation`` for control characters (NUL
+    included), drive letters (``C:``), ``..`` escaping the root, and segments
+    bk-repo would silently change (leading/trailing spaces, over 1024 chars).
+    Returns the relative name (``""`` for the root).
+    """
+    if not isinstance(name, str):
+        raise TypeError(f"storage names must be str, not {type(name).__name__}")
+    if _CONTROL_CHARS.search(name):
+        raise SuspiciousFileOperation(f"File name {name!r} contains control characters.")
+    name = name.replace("\\", "/")
+    relative = name.lstrip("/")
+    if _DRIVE.match(relative):
+        raise SuspiciousFileOperation(f"File name {name!r} starts with a drive letter.")
+    parts: list[str] = []
+    for segment in relative.split("/"):
+        if segment in ("", "."):
+            continue
+        if segment == "..":
+            if not parts:
+                raise SuspiciousFileOperation(f"Detected path traversal attempt in {name!r}.")
+            parts.pop()
+            continue
+        if segment != segment.strip():
+            raise SuspiciousFileOperation(f"File name {name!r} has a path segment with leading or trailing spaces.")
+        if len(segment) > MAX_SEGMENT_LENGTH:
+            raise SuspiciousFileOperation(f"File name {name!r} has a path segment longer than {MAX_SEGMENT_LENGTH}.")
+        parts.append(segment)
+    return "/".join(parts)
+
+
+@dataclass(frozen=True)
+class ObjectStat:
+    """What one metadata request says about an object (``storage.stat(name)``)."""
+
+    name: str
+    size: int
+    sha256: str | None
+    md5: str | None
+    modified_time: datetime.datetime | None
+    created_time: datetime.datetime | None
+    is_dir: bool
+    accessed_time: datetime.datetime | None = None
+
+
+@deconstructible
+class _DeconstructibleStorage(Storage):
+    """Records constructor arguments (Django's ``@deconstructible``) for subclasses."""
+
+
+class RemoteStorage(_DeconstructibleStorage):
+    """A Django storage whose files live in a remote object store.
+
+    Subclasses set up ``location``, ``file_overwrite`` and the other options
+    by calling :meth:`configure`, and implement the ``_store_*`` methods.
+    """
+
+    file_class = RemoteFile
+    # Options never written by deconstruct() (migrations are not a secret store).
+    secret_options: frozenset[str] = frozenset({"password"})
+    # Positional constructor arguments, in order, for deconstruct().
+    positional_options: tuple[str, ...] = ()
+
+    location: str
+    file_overwrite: bool
+    url_expire_seconds: int
+    url_preview: bool
+    max_memory_size: int
+    time_zone: str
+
+    def configure(
+        self,
+        *,
+        location: str,
+        file_overwrite: bool,
+        url_expire_seconds: int,
+        url_preview: bool,
+        max_memory_size: int,
+        url_cache_alias: str | None,
+        url_cache_size: int,
+        url_cache_namespace: str,
+        time_zone: str,
+    ) -> None:
+        try:
+            self.location = clean_name(location)
+        except SuspiciousFileOperation as error:
+            from django.core.exceptions import ImproperlyConfigured
+
+            raise ImproperlyConfigured(f"BKREPO_LOCATION is not a valid location: {error}") from None
+        self.file_overwrite = file_overwrite
+        self.url_expire_seconds = url_expire_seconds
+        self.url_preview = url_preview
+        self.max_memory_size = max_memory_size
+        self.time_zone = time_zone
+        self.url_cache = SignedURLCache(maxsize=url_cache_size, alias=url_cache_alias, namespace=url_cache_namespace)
+
+    # -- names ----------------------------------------------------------------------
+
+    def _relative(self, name: Any, *, allow_root: bool = False) -> str:
+        """The clean name relative to the storage root; empty only when ``allow_root``."""
+        relative = clean_name(name)
+        if not relative and not allow_root:
+            raise SuspiciousFileOperation(f"File name {name!r} is empty; a file name is needed.")
+        return relative
+
+    def _key(self, relative: str) -> str:
+        """The full key in the bucket: the location prefix is applied here, once."""
+        key = f"{self.location}/{relative}" if self.location and relative else (self.location or relative)
+        if key.count("/") + 1 > MAX_DEPTH:
+            raise SuspiciousFileOperation(f"File name {relative!r} is nested more than {MAX_DEPTH} levels deep.")
+        return key
+
+    def key(self, name: Any, *, allow_root: bool = False) -> str:
+        """The bucket key of a storage name (checked; raises SuspiciousFileOperation)."""
+        return self._key(self._relative(name, allow_root=allow_root))
+
+    def get_valid_name(self, name: str) -> str:
+        # Django's default keeps letters (Unicode too), digits, '-', '_' and '.'.
+        return super().get_valid_name(name)
+
+    def generate_filename(self, filename: str | os.PathLike[str]) -> str:
+        """Like Django's, with POSIX paths on every OS (and the same traversal check)."""
+        filename = os.fspath(filename).replace("\\", "/")
+        dirname, basename = posixpath.split(filename)
+        if ".." in dirname.split("/"):
+            raise SuspiciousFileOperation(f"Detected path traversal attempt in '{dirname}'")
+        return posixpath.normpath(posixpath.join(dirname, self.get_valid_name(basename)))
+
+    def get_available_name(self, name: str, max_length: int | None = None) -> str:
+        name = self._relative(name)
+        if self.file_overwrite and not compat.HAS_IS_NAME_AVAILABLE:
+            return compat.get_available_overwrite_name(name, max_length)
+        return str(super().get_available_name(name, max_length=max_length))
+
+    def is_name_available(self, name: str, max_length: int | None = None) -> bool:
+        """Django 5.1+: with overwrite on, any name that fits is available (``exists()`` still tells the truth)."""
+        if self.file_overwrite:
+            return max_length is None or len(name) <= max_length
+        return bool(super().is_name_available(name, max_length=max_length))
+
+    def get_alternative_name(self, file_root: str, file_ext: str) -> str:
+        if self.file_overwrite:
+            return f"{file_root}{file_ext}"
+        return str(super().get_alternative_name(file_root, file_ext))
+
+    # -- save -------------------------------------------------------------------------
+
+    def save(self, name: str | None, content: Any, max_length: int | None = None) -> str:
+        """Clean the name first (a leading ``/`` is the bucket root), then Django's save()."""
+        if name is None:
+            name = content.name
+        name = self._relative(name)
+        token = _save_max_length.set(max_length)
+        try:
+            return str(super().save(name, content, max_length=max_length))
+        finally:
+            _save_max_length.reset(token)
+
+    def _save(self, name: str, content: Any) -> str:
+        """Stream ``content`` to the store; returns the clean name relative to the storage root.
+
+        With overwrite off, losing a race for the name (the store says it
+        exists) picks another free name and tries again: nothing is replaced.
+        """
+        relative = self._relative(name)
+        source = UploadSource.from_fileobj(content, spool_dir=conf.file_upload_temp_dir())
+        try:
+            for _attempt in range(MAX_RENAMES):
+                try:
+                    self._store_upload(self._key(relative), source, overwrite=self.file_overwrite)
+                except ObjectAlreadyExists:
+                    if self.file_overwrite:
+                        raise
+                    relative = self._relative(self.get_available_name(relative, max_length=_save_max_length.get()))
+                    continue
+                return relative
+        finally:
+            source.close()
+        raise ObjectAlreadyExists(f"could not find a free name for {name!r} after {MAX_RENAMES} tries")
+
+    def upload_file(self, name: str, fileobj: IO[bytes], *, exclusive: bool = False) -> None:
+        """Store ``fileobj`` under exactly ``name`` (used by files opened for writing)."""
+        source = UploadSource.from_fileobj(fileobj, spool_dir=conf.file_upload_temp_dir())
+        try:
+            self._store_upload(self.key(name), source, overwrite=not exclusive)
+        finally:
+            source.close()
+
+    # -- open -------------------------------------------------------------------------
+
+    def _open(self, name: str, mode: str = "rb") -> RemoteFile:
+        return self.file_class(self._relative(name), mode, self)
+
+    def open_reader(self, name: str, start: int = 0) -> Reader:
+        return self._store_reader(self.key(name), start)
+
+    def download_into(self, name: str, fileobj: IO[bytes]) -> None:
+        self._store_download(self.key(name), fileobj)
+
+    # -- queries ----------------------------------------------------------------------
+
+    def exists(self, name: str) -> bool:
+        """True when a file or folder has this name; False only when the store says 404."""
+        key = self.key(name, allow_root=True)
+        if not key:
+            return True
+        return self._store_exists(key)
+
+    def delete(self, name: str) -> None:
+        """Delete a file; deleting a missing file is fine."""
+        if not name:
+            raise ValueError("The name must be given to delete().")
+        self._store_delete(self.key(name))
+
+    def size(self, name: str) -> int:
+        return self._store_size(self.key(name))
+
+    def stat(self, name: str) -> ObjectStat:
+        """Size, digests, times and kind of ``name`` from one metadata request."""
+        relative = self._relative(name)
+        stat = self._store_stat(self._key(relative))
+        return ObjectStat(
+            name=relative,
+            size=stat.size,
+            sha256=stat.sha256,
+            md5=stat.md5,
+            modified_time=self._django_time(stat.modified_time),
+            created_time=self._django_time(stat.created_time),
+            accessed_time=self._django_time(stat.accessed_time),
+            is_dir=stat.is_dir,
+        )
+
+    def listdir(self, path: str) -> tuple[list[str], list[str]]:
+        """``(directories, files)`` directly in ``path``, sorted; a missing directory gives ``([], [])``."""
+        directories: list[str] = []
+        files: list[str] = []
+        for entry_name, is_dir in self._store_list(self.key(path, allow_root=True)):
+            (directories if is_dir else files).append(entry_name)
+        return sorted(directories), sorted(files)
+
+    def _django_time(self, value: datetime.datetime | None) -> datetime.datetime | None:
+        """Aware UTC with USE_TZ, naive local time without (like FileSystemStorage)."""
+        if value is None:
+            return None
+        value = value.astimezone(datetime.timezone.utc)
+        if conf.use_tz():
+            return value
+        return timezone.make_naive(value, timezone.get_default_timezone())
+
+    def get_modified_time(self, name: str) -> datetime.datetime:
+        value = self.stat(name).modified_time
+        if value is None:
+            raise NotImplementedError("the store reports no modification time")
+        return value
+
+    def get_created_time(self, name: str) -> datetime.datetime:
+        value = self.stat(name).created_time
+        if value is None:
+            raise NotImplementedError("the store reports no creation time")
+        return value
+
+    def get_accessed_time(self, name: str) -> datetime.datetime:
+        value = self.stat(name).accessed_time
+        if value is None:
+            raise NotImplementedError("the store does not record access times for this file")
+        return value
+
+    # bkstorages 3.x kept these pre-Django-2.0 names.
+    def accessed_time(self, name: str) -> datetime.datetime:
+        return self.get_accessed_time(name)
+
+    def created_time(self, name: str) -> datetime.datetime:
+        return self.get_created_time(name)
+
+    def modified_time(self, name: str) -> datetime.datetime:
+        return self.get_modified_time(name)
+
+    # -- URLs -------------------------------------------------------------------------
+
+    @property
+    def is_public(self) -> bool:
+        return self._store_is_public()
+
+    def url(self, name: str | None, expire: int | None = None) -> str:
+        """A URL for ``name``: permanent for public buckets (no request), else signed and cached."""
+        if name is None:
+            raise ValueError("This file is not accessible via a URL.")
+        return self.urls([name], expire=expire)[name]
+
+    def urls(self, names: Iterable[str], expire: int | None = None) -> dict[str, str]:
+        """URLs for many names; a private bucket signs every uncached one in one request."""
+        names = list(names)
+        keys = {name: self.key(name) for name in names}
+        if self._store_is_public():
+            return {name: self._store_public_url(key) for name, key in keys.items()}
+        expire = self.url_expire_seconds if expire is None else int(expire)
+        if expire <= 0:
+            raise ValueError("expire must be a positive number of seconds")
+        wanted = list(dict.fromkeys(keys.values()))
+        found = self.url_cache.get_many(wanted, expire)
+        missing = [key for key in wanted if key not in found]
+        if missing:
+            signed = self._store_signed_urls(missing, expire)
+            self.url_cache.set_many(signed, expire)
+            found.update(signed)
+        return {name: found[key] for name, key in keys.items()}
+
+    # -- what a backend supplies ------------------------------------------------------
+
+    def _store_upload(self, key: str, source: UploadSource, *, overwrite: bool) -> None:
+        raise NotImplementedError
+
+    def _store_reader(self, key: str, start: int) -> Reader:
+        raise NotImplementedError
+
+    def _store_download(self, key: str, fileobj: IO[bytes]) -> None:
+        raise NotImplementedError
+
+    def _store_exists(self, key: str) -> bool:
+        raise NotImplementedError
+
+    def _store_delete(self, key: str) -> None:
+        raise NotImplementedError
+
+    def _store_size(self, key: str) -> int:
+        raise NotImplementedError
+
+    def _store_stat(self, key: str) -> ObjectStat:
+        raise NotImplementedError
+
+    def _store_list(self, key: str) -> Iterator[tuple[str, bool]]:
+        raise NotImplementedError
+
+    def _store_is_public(self) -> bool:
+        raise NotImplementedError
+
+    def _store_public_url(self, key: str) -> str:
+        raise NotImplementedError
+
+    def _store_signed_urls(self, keys: list[str], expire: int) -> dict[str, str]:
+        raise NotImplementedError
+
+    # -- copies and migrations ----------------------------------------------------------
+
+    def deconstruct(self) -> tuple[str, tuple[Any, ...], dict[str, Any]]:
+        """Only the options the caller passed, and never a secret."""
+        path, args, kwargs = super().deconstruct()  # type: ignore[misc]
+        kwargs = dict(kwargs)
+        for option, value in zip(self.positional_options, args, strict=False):
+            kwargs.setdefault(option, value)
+        for option in self.secret_options:
+            kwargs.pop(option, None)
+        return path, (), kwargs
+
+    def __getstate__(self) -> dict[str, Any]:
+        return self.__dict__.copy()
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)

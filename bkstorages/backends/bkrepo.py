@@ -1,0 +1,209 @@
+"""Django storages for BlueKing bk-repo generic repositories.
+
+``BKRepoStorage`` reads its repository from ``BKREPO_BUCKET``,
+``BKRepoPublicStorage`` from ``BKREPO_PUBLIC_BUCKET`` and
+``BKRepoPrivateStorage`` from ``BKREPO_PRIVATE_BUCKET``; otherwise they are the
+same class. Every option is a keyword argument (so ``STORAGES`` ``OPTIONS``
+work) falling back to the Django setting, then the environment variable of
+the same name, then the documented default (see ``bkstorages.conf``).
+
+``BKGenericRepoClient`` is importable from here too, as in bkstorages 3.x.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+import zoneinfo
+from collections.abc import Iterator
+from typing import IO, Any
+
+from bkstorages import conf
+from bkstorages.backends.base import ObjectStat, RemoteStorage
+from bkstorages.client import BKGenericRepoClient, ObjectReader, UploadSource
+from bkstorages.exceptions import ObjectNotFoundError
+
+__all__ = ["BKGenericRepoClient", "BKRepoPrivateStorage", "BKRepoPublicStorage", "BKRepoStorage"]
+
+_DATETIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$")
+_OFFSET = re.compile(r"^(?:UTC|GMT)?([+-])(\d{2}):?(\d{2})$")
+
+# Options passed through to the client as they are.
+_CLIENT_OPTIONS = (
+    "connect_timeout",
+    "read_timeout",
+    "deadline",
+    "max_retries",
+    "backoff",
+    "block_upload_threshold",
+    "block_size",
+    "block_upload_workers",
+    "list_page_size",
+)
+
+
+def parse_zone(text: str | None) -> datetime.tzinfo | None:
+    """A zone from bk-repo's ``X-BKREPO-Time-Zone`` header (``+0800``, ``UTC``, ``Asia/Shanghai``)."""
+    if not text:
+        return None
+    text = text.strip()
+    if text.upper() in ("Z", "UTC", "GMT"):
+        return datetime.timezone.utc
+    match = _OFFSET.match(text)
+    if match:
+        sign = 1 if match.group(1) == "+" else -1
+        return datetime.timezone(sign * datetime.timedelta(hours=int(match.group(2)), minutes=int(match.group(3))))
+    try:
+        return zoneinfo.ZoneInfo(text)
+    except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+        return None
+
+
+def parse_datetime(value: Any, zone: datetime.tzinfo) -> datetime.datetime | None:
+    """An aware datetime from bk-repo's ISO local time (``2020-07-27T16:02:31.394``) in ``zone``."""
+    if not isinstance(value, str) or not value:
+        return None
+    match = _DATETIME.match(value.strip())
+    if not match:
+        return None
+    year, month, day, hour, minute, second = (int(group) for group in match.groups()[:6])
+    fraction = (match.group(7) or "0")[:6].ljust(6, "0")
+    moment = datetime.datetime(year, month, day, hour, minute, second, int(fraction))
+    offset = match.group(8)
+    if offset:
+        explicit = parse_zone(offset)
+        if explicit is not None:
+            return moment.replace(tzinfo=explicit)
+    return moment.replace(tzinfo=zone)
+
+
+class BKRepoStorage(RemoteStorage):
+    """Django storage on a bk-repo generic repository (``BKREPO_BUCKET``).
+
+    Whether the repository is public is asked once (repository info) and
+    remembered, unless given with ``public=`` / ``BKREPO_BUCKET_PUBLIC``.
+    """
+
+    #: The Django setting (and environment variable) naming the repository.
+    bucket_setting = "BKREPO_BUCKET"
+    # The 3.x constructor's positional order.
+    positional_options = ("root_path", "username", "password", "project_id", "bucket", "endpoint_url", "file_overwrite")
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        if len(args) > len(self.positional_options):
+            raise TypeError(f"{type(self).__name__} takes at most {len(self.positional_options)} positional arguments")
+        for option, value in zip(self.positional_options, args, strict=False):
+            if option in kwargs:
+                raise TypeError(f"{type(self).__name__} got '{option}' twice")
+            kwargs[option] = value
+        values = conf.resolve(type(self), kwargs, self.bucket_setting).values
+        self.endpoint_url: str = values["endpoint_url"]
+        self.project: str = values["project"]
+        self.bucket: str = values["bucket"]
+        self.username: str | None = values["username"]
+        self.public_base_url: str | None = values["public_base_url"]
+        self.temporary_url_host: str | None = values["temporary_url_host"]
+        self.configure(
+            location=values["location"],
+            file_overwrite=values["file_overwrite"],
+            url_expire_seconds=values["url_expire_seconds"],
+            url_preview=values["url_preview"],
+            max_memory_size=values["max_memory_size"],
+            url_cache_alias=values["url_cache_alias"],
+            url_cache_size=values["url_cache_size"],
+            url_cache_namespace=f"{self.endpoint_url}\0{self.project}\0{self.bucket}\0{values['url_preview']}",
+            time_zone=values["time_zone"],
+        )
+        self.client = BKGenericRepoClient(
+            bucket=self.bucket,
+            project=self.project,
+            endpoint_url=self.endpoint_url,
+            username=values["username"],
+            password=values["password"],
+            spool_dir=conf.file_upload_temp_dir(),
+            **{name: values[name] for name in _CLIENT_OPTIONS},
+        )
+        if values["public"] is not None:
+            self.client._public = bool(values["public"])
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.endpoint_url} project={self.project} bucket={self.bucket}>"
+
+    # 3.x names
+    @property
+    def root_path(self) -> str:
+        return self.location
+
+    @property
+    def project_id(self) -> str:
+        return self.project
+
+    # -- the store ------------------------------------------------------------------
+
+    def _store_upload(self, key: str, source: UploadSource, *, overwrite: bool) -> None:
+        self.client.upload(key, source, overwrite=overwrite)
+
+    def _store_reader(self, key: str, start: int) -> ObjectReader:
+        return self.client.open_reader(key, start)
+
+    def _store_download(self, key: str, fileobj: IO[bytes]) -> None:
+        self.client.download_to(key, fileobj)
+
+    def _store_exists(self, key: str) -> bool:
+        return self.client.exists(key)
+
+    def _store_delete(self, key: str) -> None:
+        self.client.delete(key)
+
+    def _store_size(self, key: str) -> int:
+        response = self.client.head(key)
+        length = response.headers.get("Content-Length")
+        if response.is_redirect or length is None:
+            # A folder (bk-repo answers HEAD on a folder with a redirect).
+            return self._store_stat(key).size
+        return int(length)
+
+    def _store_stat(self, key: str) -> ObjectStat:
+        answer = self.client.node_detail(key)
+        data = answer.data
+        if not isinstance(data, dict):
+            raise ObjectNotFoundError(f"no node at {key!r}", path=key)
+        zone = parse_zone(answer.zone) or zoneinfo.ZoneInfo(self.time_zone)
+        return ObjectStat(
+            name=key,
+            size=int(data.get("size") or 0),
+            sha256=data.get("sha256"),
+            md5=data.get("md5"),
+            modified_time=parse_datetime(data.get("lastModifiedDate"), zone),
+            created_time=parse_datetime(data.get("createdDate"), zone),
+            accessed_time=parse_datetime(data.get("lastAccessDate"), zone),
+            is_dir=bool(data.get("folder")),
+        )
+
+    def _store_list(self, key: str) -> Iterator[tuple[str, bool]]:
+        for record in self.client.iter_children(key):
+            yield str(record["name"]), bool(record.get("folder"))
+
+    def _store_is_public(self) -> bool:
+        return self.client.is_public
+
+    def _store_public_url(self, key: str) -> str:
+        return self.client.public_url(key, preview=self.url_preview, base_url=self.public_base_url)
+
+    def _store_signed_urls(self, keys: list[str], expire: int) -> dict[str, str]:
+        urls = self.client.create_temporary_urls(keys, expire, host=self.temporary_url_host)
+        if self.url_preview:
+            urls = {key: f"{url}&preview=true" if "?" in url else f"{url}?preview=true" for key, url in urls.items()}
+        return urls
+
+
+class BKRepoPublicStorage(BKRepoStorage):
+    """A public repository (``BKREPO_PUBLIC_BUCKET``): permanent URLs, built without a request."""
+
+    bucket_setting = "BKREPO_PUBLIC_BUCKET"
+
+
+class BKRepoPrivateStorage(BKRepoStorage):
+    """A private repository (``BKREPO_PRIVATE_BUCKET``): signed URLs that expire."""
+
+    bucket_setting = "BKREPO_PRIVATE_BUCKET"
