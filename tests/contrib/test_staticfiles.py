@@ -1,0 +1,151 @@
+"""collectstatic into bk-repo with BKRepoStaticStorage and BKRepoManifestStaticStorage.
+
+Django admin is installed in the test settings, so its static files (well
+over a hundred) are what gets collected, as on a real project.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from django.contrib.staticfiles import finders
+from django.contrib.staticfiles.storage import staticfiles_storage
+from django.core.files.base import ContentFile
+from django.core.files.storage import storages
+from django.core.management import call_command
+from django.template import Context, Engine
+from django.test import override_settings
+
+from bkstorages_contrib.staticfiles import BKRepoManifestStaticStorage, BKRepoStaticStorage
+from tests.contrib.conftest import storages_setting
+from tests.faultproxy import FaultProxy
+
+STATIC = "bkstorages_contrib.staticfiles.BKRepoStaticStorage"
+MANIFEST = "bkstorages_contrib.staticfiles.BKRepoManifestStaticStorage"
+DIRS_ONLY = "django.contrib.staticfiles.finders.FileSystemFinder"
+
+
+def collectstatic(**options: Any) -> str:
+    out = io.StringIO()
+    call_command("collectstatic", interactive=False, verbosity=1, stdout=out, **options)
+    return out.getvalue()
+
+
+def source_files() -> dict[str, str]:
+    """Every file collectstatic will find: name -> absolute path."""
+    found = {}
+    for finder in finders.get_finders():
+        for path, storage in finder.list([]):
+            found.setdefault(path.replace("\\", "/"), storage.path(path))
+    return found
+
+
+def counts(output: str) -> dict[str, int]:
+    found = {"static": 0, "unmodified": 0}
+    for number, what in re.findall(r"(\d+) (static files? copied|unmodified|post-processed)", output):
+        found[what.split()[0] if what.startswith("static") else what] = int(number)
+    return found
+
+
+@pytest.fixture
+def proxied_static(bk: Any) -> Any:
+    """STORAGES['staticfiles'] = BKRepoStaticStorage through a fault proxy that counts requests."""
+    from urllib.parse import urlsplit
+
+    upstream = urlsplit(bk.server.endpoint_url)
+    assert upstream.hostname
+    assert upstream.port
+    with FaultProxy(upstream.hostname, upstream.port) as proxy:
+        setting = storages_setting(staticfiles={"BACKEND": STATIC, "OPTIONS": {"endpoint_url": proxy.url}})
+        with override_settings(STORAGES=setting):
+            yield proxy
+
+
+def test_collectstatic_of_admin_then_nothing_is_uploaded_again(bk: Any, proxied_static: FaultProxy) -> None:
+    files = source_files()
+    assert "admin/css/base.css" in files
+    assert len(files) > 100
+
+    first = collectstatic()
+    assert counts(first) == {"static": len(files), "unmodified": 0}
+    assert proxied_static.count("PUT", r"/generic/") == len(files)
+
+    proxied_static.clear()
+    second = collectstatic()
+    assert counts(second) == {"static": 0, "unmodified": len(files)}
+    assert proxied_static.count("PUT") == 0
+    assert proxied_static.count("DELETE") == 0
+
+    # Public, permanent URLs that browsers can load without credentials.
+    url = staticfiles_storage.url("admin/css/base.css")
+    assert "token" not in url
+    assert "/static/admin/css/base.css" in url
+    response = requests.get(url, timeout=10)
+    assert response.status_code == 200
+    assert response.content == Path(files["admin/css/base.css"]).read_bytes()
+
+
+def test_unmodified_detection_without_time_zone_support(bk: Any, tmp_path: Path) -> None:
+    (tmp_path / "app.js").write_text("console.log(1)")
+    with override_settings(USE_TZ=False, STATICFILES_DIRS=[str(tmp_path)], STATICFILES_FINDERS=[DIRS_ONLY]):
+        assert counts(collectstatic()) == {"static": 1, "unmodified": 0}
+        assert counts(collectstatic()) == {"static": 0, "unmodified": 1}
+
+
+def test_clear_touches_only_the_static_location(bk: Any, tmp_path: Path) -> None:
+    public = storages["public"]
+    public.save("media/keep.txt", ContentFile(b"user upload"))
+    static = storages["staticfiles"]
+    static.save("old/removed.css", ContentFile(b"old"))
+    static.save("stale.js", ContentFile(b"old"))
+    assert public.exists("static/old/removed.css")  # the static location is a folder of the public bucket
+
+    (tmp_path / "app.js").write_text("console.log(1)")
+    with override_settings(STATICFILES_DIRS=[str(tmp_path)], STATICFILES_FINDERS=[DIRS_ONLY]):
+        output = collectstatic(clear=True)
+    assert counts(output)["static"] == 1
+    assert static.listdir("")[1] == ["app.js"]
+    assert static.listdir("old") == ([], [])  # Django deletes files only; bk-repo keeps the empty folder
+    assert not static.exists("old/removed.css")
+    assert public.exists("media/keep.txt")
+
+
+def test_static_storage_settings(bk: Any) -> None:
+    storage = BKRepoStaticStorage()
+    assert storage.url("a b/c.css") == storages["public"].url("static/a b/c.css")
+    with override_settings(BKREPO_STATIC_BUCKET=bk.public, BKREPO_STATIC_LOCATION="assets"):
+        other = BKRepoStaticStorage()
+        other.save("x.css", ContentFile(b"x"))
+        assert storages["public"].exists("assets/x.css")
+    # Overwrite is always on: a second save keeps the name and replaces the content.
+    assert storage.save("same.css", ContentFile(b"one")) == "same.css"
+    assert storage.save("same.css", ContentFile(b"two")) == "same.css"
+    with storage.open("same.css") as fh:
+        assert fh.read() == b"two"
+
+
+def test_manifest_storage_serves_hashed_names(bk: Any) -> None:
+    setting = storages_setting(staticfiles={"BACKEND": MANIFEST})
+    with override_settings(STORAGES=setting):
+        storage = storages["staticfiles"]
+        assert isinstance(storage, BKRepoManifestStaticStorage)
+        assert not storage.exists("staticfiles.json")  # a first deploy: no manifest yet
+        output = collectstatic()
+        assert counts(output).get("post-processed", 0) > 100
+        assert storage.exists("staticfiles.json")
+
+    with override_settings(STORAGES=setting):  # a fresh process: the manifest is loaded from bk-repo
+        engine = Engine(libraries={"static": "django.templatetags.static"})
+        url = engine.from_string("{% load static %}{% static 'admin/css/base.css' %}").render(Context())
+        match = re.search(r"/static/admin/css/base\.([0-9a-f]{12})\.css$", url)
+        assert match, url
+        response = requests.get(url, timeout=10)
+        assert response.status_code == 200
+        assert b"url(" in response.content or len(response.content) > 1000
+        with pytest.raises(ValueError, match="Missing staticfiles manifest entry"):
+            staticfiles_storage.url("admin/css/not-there.css")
