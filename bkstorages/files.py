@@ -88,24 +88,29 @@ class RemoteReadStream(io.RawIOBase):
         view = memoryview(buffer).cast("B")
         if not len(view):
             return 0
-        if self._reader is None or self._reader.position != self._position:
-            self._drop_reader()
-            self._reader = self._storage.open_reader(self._name, self._position)
-        data = self._reader.read(len(view))
-        if self._size is None and self._reader.total is not None:
-            self._size = self._reader.total
+        reader = self._reader_here()
+        data = reader.read(len(view))
+        if self._size is None and reader.total is not None:
+            self._size = reader.total
         count = len(data)
         view[:count] = data
         self._position += count
         return count
 
+    def _reader_here(self) -> Reader:
+        if self._reader is None or self._reader.position != self._position:
+            self._drop_reader()
+            self._reader = self._storage.open_reader(self._name, self._position)
+        return self._reader
+
     def readall(self) -> bytes:
-        chunks: list[bytes] = []
-        while True:
-            data = self.read(4 * MiB)
-            if not data:
-                return b"".join(chunks)
-            chunks.append(data)
+        """The rest of the object, as one operation (one deadline)."""
+        reader = self._reader_here()
+        data = reader.read(-1)
+        if reader.total is not None:
+            self._size = reader.total
+        self._position += len(data)
+        return data
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         if whence == io.SEEK_SET:
