@@ -147,7 +147,8 @@ def test_with_overwrite_off_a_second_save_gets_a_new_name(make_storage: Callable
     second = storage.save("docs/report.pdf", ContentFile(b"two"))
     assert first == "docs/report.pdf"
     assert second != first
-    assert second.startswith("docs/report_") and second.endswith(".pdf")
+    assert second.startswith("docs/report_")
+    assert second.endswith(".pdf")
     assert read(storage, first) == b"one"
     assert read(storage, second) == b"two"
     assert storage.exists(first) is True
@@ -188,7 +189,9 @@ def test_special_characters_round_trip(storage: BKRepoStorage, storage_class: ty
     assert read(storage, name) == name.encode()
     assert storage.listdir("dir")[1] == [name.split("/", 1)[1]]
     url = storage.url(name)
-    assert " " not in url and "#" not in url and url.isascii()
+    assert " " not in url
+    assert "#" not in url
+    assert url.isascii()
     # Browsers and bk-repo see exactly the name (anonymous: no credentials).
     response = requests.get(url, timeout=10)
     assert response.status_code == 200, response.text
