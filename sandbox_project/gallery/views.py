@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_POST
 
 from bkstorages.exceptions import BKStorageError
+from bkstorages.urlcache import cache_lifetime
 from sandbox_project.gallery.forms import DocumentForm, PhotoForm, UploadForm, clean_bucket_name
 from sandbox_project.gallery.models import Document, Photo, Upload
 
@@ -50,11 +51,11 @@ def setting(name: str) -> str | None:
     return None if value is None else str(value)
 
 
-def url_lifetime(alias: str) -> int:
-    """How long the signed links of ``STORAGES[alias]`` stay valid, in seconds."""
-    options = settings.STORAGES[alias].get("OPTIONS", {})
-    seconds = options.get("url_expire_seconds") or setting("BKREPO_URL_EXPIRE_SECONDS") or 3600
-    return int(seconds)
+def url_lifetime(alias: str) -> dict[str, int]:
+    """How long the signed links of ``STORAGES[alias]`` stay valid, and how long bkstorages reuses one."""
+    seconds = int(storages[alias].url_expire_seconds)  # type: ignore[attr-defined]
+    reused = int(cache_lifetime(seconds))
+    return {"seconds": seconds, "reused": reused, "left": seconds - reused}
 
 
 def storage_error(exc: BKStorageError) -> str:
@@ -117,7 +118,13 @@ def uploads(request: HttpRequest) -> HttpResponse:
     rows = list(Upload.objects.all()[:100])
     urls = signed_urls(storages["default"], [row.file.name for row in rows])
     items = [(row, urls.get(row.file.name)) for row in rows]
-    return render(request, "gallery/uploads.html", {"form": form, "items": items, "lifetime": url_lifetime("default")})
+    context = {
+        "form": form,
+        "items": items,
+        "lifetime": url_lifetime("default"),
+        "signed": not storages["default"].is_public,  # type: ignore[attr-defined]
+    }
+    return render(request, "gallery/uploads.html", context)
 
 
 def gallery(request: HttpRequest) -> HttpResponse:
@@ -156,7 +163,7 @@ def documents(request: HttpRequest) -> HttpResponse:
         "form": form,
         "items": [(row, urls.get(row.file.name)) for row in rows],
         "lifetime": lifetime,
-        "valid_until": timezone.now() + timedelta(seconds=lifetime),
+        "valid_until": timezone.now() + timedelta(seconds=lifetime["left"]),
     }
     return render(request, "gallery/documents.html", context)
 
@@ -164,18 +171,22 @@ def documents(request: HttpRequest) -> HttpResponse:
 def short_link(request: HttpRequest, pk: int) -> HttpResponse:
     """A link to a private document that expires after a few seconds, and a way to try it."""
     document = get_object_or_404(Document, pk=pk)
+    seconds = settings.SANDBOX_SHORT_LINK_SECONDS
     session_key = f"short-link-{document.pk}"
-    if request.method == "POST" and "check" in request.POST and session_key in request.session:
-        link = request.session[session_key]
+    previous = request.session.get(session_key)
+    result = None
+    if request.method == "POST" and previous:
+        link = previous
         result = check_link(link["url"])
-        expires_at = datetime.fromisoformat(link["expires_at"])
     else:
-        lifetime = url_lifetime("short_links")
-        url = storages["short_links"].url(document.file.name)
-        expires_at = timezone.now() + timedelta(seconds=lifetime)
-        request.session[session_key] = {"url": url, "expires_at": expires_at.isoformat()}
-        link = request.session[session_key]
-        result = None
+        # The storage's own API: a temporary link with a lifetime of our choosing.
+        url = storages["private"].url(document.file.name, expire=seconds)
+        if previous and previous["url"] == url:
+            link = previous  # bkstorages handed out the link it cached a moment ago
+        else:
+            link = {"url": url, "expires_at": (timezone.now() + timedelta(seconds=seconds)).isoformat()}
+            request.session[session_key] = link
+    expires_at = datetime.fromisoformat(link["expires_at"])
     context = {
         "document": document,
         "url": link["url"],
@@ -183,7 +194,7 @@ def short_link(request: HttpRequest, pk: int) -> HttpResponse:
         "expires_epoch_ms": int(expires_at.timestamp() * 1000),
         "expired": timezone.now() >= expires_at,
         "result": result,
-        "lifetime": url_lifetime("short_links"),
+        "seconds": seconds,
     }
     return render(request, "gallery/short_link.html", context)
 

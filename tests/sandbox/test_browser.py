@@ -1,0 +1,228 @@
+"""A walk through the running sandbox in headless Chromium (Debian's chromium and chromedriver).
+
+The site runs as ``make sandbox`` runs it (``scripts/sandbox.sh``), pointed at
+fresh repositories of the dev-server fixture. Screenshots of every step go to
+``tests/.artifacts/screenshots/``.
+"""
+
+import os
+import secrets
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from selenium import webdriver
+from selenium.webdriver.chrome.service import Service
+from selenium.webdriver.common.by import By
+from selenium.webdriver.remote.webdriver import WebDriver
+from selenium.webdriver.support import expected_conditions
+from selenium.webdriver.support.ui import WebDriverWait
+
+from tests.sandbox.conftest import png_bytes
+from tests.sandbox.runner import REPO_DIR, SandboxProcess
+
+pytestmark = pytest.mark.browser
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+SCREENSHOTS = REPO_DIR / "tests" / ".artifacts" / "screenshots"
+SHORT_LINK_SECONDS = 2
+ADMIN_PASSWORD = "browser-test-password"
+
+
+@pytest.fixture
+def sandbox(bkrepo_server: Any, bkrepo_repos: Any, tmp_path: Path) -> Iterator[SandboxProcess]:
+    """The sandbox site on fresh repositories, stopped with SIGINT afterwards."""
+    env = {
+        **bkrepo_server.env(),
+        "BKREPO_BUCKET": bkrepo_repos.private,
+        "BKREPO_PRIVATE_BUCKET": bkrepo_repos.private,
+        "BKREPO_PUBLIC_BUCKET": bkrepo_repos.public,
+        "SANDBOX_SHORT_LINK_SECONDS": str(SHORT_LINK_SECONDS),
+        "SANDBOX_ADMIN_PASSWORD": ADMIN_PASSWORD,
+    }
+    site = SandboxProcess(env, tmp_path / "sandbox-data")
+    try:
+        site.wait_until_serving()
+        yield site
+    finally:
+        site.interrupt()
+
+
+@pytest.fixture
+def browser(tmp_path: Path) -> Iterator[WebDriver]:
+    # Selenium must never fetch a browser or driver of its own.
+    os.environ["SE_OFFLINE"] = "true"
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--disable-dev-shm-usage",
+        "--window-size=1280,900",
+        f"--user-data-dir={tmp_path / 'chromium-profile'}",
+    ):
+        options.add_argument(flag)
+    # bk-repo sends files as attachments: let them land in a folder the test reads.
+    options.add_experimental_option(
+        "prefs",
+        {
+            "download.default_directory": str(tmp_path / "downloads"),
+            "download.prompt_for_download": False,
+            "safebrowsing.enabled": False,
+        },
+    )
+    driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
+    driver.set_page_load_timeout(30)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+
+
+class Walk:
+    """Small helpers for one walk through the site."""
+
+    def __init__(self, driver: WebDriver, site: SandboxProcess, downloads: Path) -> None:
+        self.driver = driver
+        self.site = site
+        self.downloads = downloads
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+
+    def open(self, path: str) -> None:
+        self.driver.get(self.site.url + path)
+
+    def find(self, css: str) -> Any:
+        return WebDriverWait(self.driver, 15).until(
+            expected_conditions.presence_of_element_located((By.CSS_SELECTOR, css))
+        )
+
+    def text(self, css: str = "body") -> str:
+        return str(self.find(css).text)
+
+    def submit(self, form: str, files: dict[str, Path], fields: dict[str, str] | None = None) -> None:
+        page = self.find(f"#{form}")
+        for name, path in files.items():
+            self.find(f"#{form} input[name={name}]").send_keys(str(path))
+        for name, value in (fields or {}).items():
+            field = self.find(f"#{form} input[name={name}]")
+            field.clear()
+            field.send_keys(value)
+        self.find(f"#{form} button[type=submit]").click()
+        WebDriverWait(self.driver, 15).until(expected_conditions.staleness_of(page))
+
+    def download(self, link: Any) -> bytes:
+        """Click a link to a file and return the bytes the browser saved."""
+        before = set(self.downloads.glob("*")) if self.downloads.exists() else set()
+        link.click()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline:
+            done = [
+                path
+                for path in (set(self.downloads.glob("*")) if self.downloads.exists() else set()) - before
+                if not path.name.endswith(".crdownload")
+            ]
+            if done:
+                return done[0].read_bytes()
+            time.sleep(0.1)
+        raise AssertionError("the browser saved no file")
+
+    def screenshot(self, name: str) -> None:
+        assert self.driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
+
+
+def test_walk_through_the_sandbox(sandbox: SandboxProcess, browser: WebDriver, tmp_path: Path) -> None:
+    walk = Walk(browser, sandbox, tmp_path / "downloads")
+    content = f"Hello from the browser test {secrets.token_hex(8)}\n".encode()
+    text_file = tmp_path / "hello.txt"
+    text_file.write_bytes(content)
+    image = png_bytes(48, 30, (200, 80, 40))
+    image_file = tmp_path / "sunset.png"
+    image_file.write_bytes(image)
+    document_file = tmp_path / "plan.txt"
+    document_file.write_bytes(b"the private plan\n")
+
+    walk.open("/")
+    assert "Django files, stored in bk-repo" in walk.text("h1")
+    walk.screenshot("01-home")
+
+    # Upload a file and see it listed, then open its URL and get the same bytes.
+    walk.open("/files/")
+    walk.submit("upload-form", {"file": text_file})
+    assert "Saved uploads/hello.txt." in walk.text(".messages")
+    link = walk.find("#upload-list a.file-link")
+    assert link.text == "uploads/hello.txt"
+    walk.screenshot("02-file-uploaded")
+    url = link.get_attribute("href")
+    assert walk.download(link) == content
+    assert requests.get(url, timeout=10).content == content
+
+    # A name that climbs out of the bucket is a friendly form error.
+    walk.open("/files/")
+    walk.submit("upload-form", {"file": text_file}, {"save_as": "../../etc/passwd"})
+    assert "every file must stay inside the bucket" in walk.text("#upload-form .error")
+    walk.screenshot("03-bad-name")
+
+    # Upload an image and see it rendered from the public bucket.
+    walk.open("/gallery/")
+    walk.submit("photo-form", {"image": image_file}, {"title": "Sunset"})
+    img = walk.find("#photo-list img")
+    WebDriverWait(walk.driver, 15).until(lambda driver: driver.execute_script("return arguments[0].complete", img))
+    assert walk.driver.execute_script("return arguments[0].naturalWidth", img) == 48
+    assert "48\u00d730 px" in walk.text("#photo-list")
+    assert requests.get(img.get_attribute("src"), timeout=10).content == image
+    walk.screenshot("04-gallery")
+
+    # Open a private document through its temporary link.
+    walk.open("/documents/")
+    walk.submit("document-form", {"file": document_file})
+    private_link = walk.find("#document-list a.file-link")
+    assert "token=" in private_link.get_attribute("href")
+    walk.screenshot("05-documents")
+    assert walk.download(private_link) == b"the private plan\n"
+
+    # A link with a two-second lifetime works, then visibly fails.
+    walk.open("/documents/")
+    walk.find("#document-list a.button").click()
+    short_link = walk.find("#short-link").get_attribute("href")
+    walk.find("#check-link").click()
+    assert "the link works" in walk.text("#check-result")
+    time.sleep(SHORT_LINK_SECONDS + 1.5)
+    walk.find("#check-link").click()
+    assert "the link no longer works" in walk.text("#check-result")
+    assert "251022" in walk.text("#check-result")
+    assert walk.text("#countdown") == "expired"
+    walk.screenshot("06-expired-link")
+    walk.driver.get(short_link)
+    assert "251022" in walk.text("body")
+    walk.screenshot("07-expired-link-opened")
+
+    # Delete the uploaded file from the bucket browser.
+    walk.open("/browse/default/?path=uploads")
+    assert "hello.txt" in walk.text("#browse-list")
+    walk.screenshot("08-browser")
+    walk.find("#browse-list tr.file button").click()
+    WebDriverWait(walk.driver, 5).until(expected_conditions.alert_is_present()).accept()
+    assert "Deleted uploads/hello.txt" in walk.text(".messages")
+    assert "hello.txt" not in walk.text("#browse-list")
+    assert requests.get(url, timeout=10).status_code == 404
+    walk.screenshot("09-deleted")
+
+    # The admin: log in with the demo user.
+    walk.open("/admin/")
+    walk.find("#id_username").send_keys("admin")
+    walk.find("#id_password").send_keys(ADMIN_PASSWORD)
+    walk.find("input[type=submit]").click()
+    assert "sandbox files" in walk.text("#content-main").lower()
+    walk.open("/admin/gallery/photo/")
+    assert "Sunset" in walk.text("#result_list")
+    walk.screenshot("10-admin")

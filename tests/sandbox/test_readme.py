@@ -1,0 +1,300 @@
+"""Every code block in README.rst runs here, so the README cannot rot.
+
+Python blocks run in order in one namespace, against fresh dev-server
+repositories: settings blocks become Django settings for the blocks after
+them, ``test_*`` functions are called with the fixture they name, and each
+block listed in ``CHECKS`` has its result checked. Console blocks are checked
+command by command; a command nobody knows how to check fails the test.
+"""
+
+import ast
+import configparser
+import contextlib
+import inspect
+import io
+import re
+import shlex
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import django
+import pytest
+import requests
+from django.apps import apps
+from django.core.files.base import ContentFile
+from django.core.files.storage import Storage, default_storage, storages
+from django.test import override_settings
+from django.utils.module_loading import import_string
+
+from bkstorages.backends.bkrepo import BKRepoPrivateStorage, BKRepoPublicStorage, BKRepoStorage
+from tests.sandbox.runner import REPO_DIR
+
+README = REPO_DIR / "README.rst"
+# Models defined by README blocks join the sandbox's app, so that Django can register them.
+EXAMPLE_MODULE = "sandbox_project.gallery.readme_example"
+
+
+@dataclass
+class Block:
+    language: str
+    code: str
+    line: int
+
+
+def code_blocks(text: str) -> list[Block]:
+    """The ``.. code-block::`` directives of an RST document, dedented."""
+    lines = text.splitlines()
+    blocks = []
+    for number, line in enumerate(lines):
+        match = re.match(r"^(\s*)\.\. code-block::\s*(\S+)\s*$", line)
+        if not match:
+            continue
+        indent = len(match.group(1))
+        body = []
+        for following in lines[number + 1 :]:
+            if following.strip() and len(following) - len(following.lstrip()) <= indent:
+                break
+            body.append(following)
+        code = textwrap.dedent("\n".join(body)).strip("\n")
+        assert code, f"README.rst line {number + 1}: an empty code block"
+        assert not code.startswith(":"), f"README.rst line {number + 1}: code-block options are not supported"
+        blocks.append(Block(match.group(2), code + "\n", number + 1))
+    return blocks
+
+
+BLOCKS = code_blocks(README.read_text(encoding="utf-8"))
+
+
+def test_every_code_block_is_one_we_run() -> None:
+    assert {block.language for block in BLOCKS} <= {"python", "console"}
+    assert len([block for block in BLOCKS if block.language == "python"]) >= 10
+    # A literal block ("::") would escape these tests: write ".. code-block::" instead.
+    literal = [
+        number + 1
+        for number, line in enumerate(README.read_text(encoding="utf-8").splitlines())
+        if line.rstrip().endswith("::") and ".. " not in line
+    ]
+    assert literal == []
+
+
+# --- console blocks ---------------------------------------------------------
+
+
+def setup_cfg() -> configparser.ConfigParser:
+    parser = configparser.ConfigParser()
+    parser.read(REPO_DIR / "setup.cfg")
+    return parser
+
+
+def check_make(args: list[str], tmp_path: Path) -> None:
+    makefile = (REPO_DIR / "Makefile").read_text()
+    for target in args:
+        assert re.search(rf"^{re.escape(target)}:", makefile, re.MULTILINE), f"no make target {target!r}"
+
+
+def check_pip(args: list[str], tmp_path: Path) -> None:
+    assert args[0] == "install"
+    config = setup_cfg()
+    for requirement in args[1:]:
+        match = re.fullmatch(r"([A-Za-z0-9_.-]+)(?:\[([a-z,]+)\])?", requirement)
+        assert match, requirement
+        assert match.group(1) == config["metadata"]["name"]
+        for extra in filter(None, (match.group(2) or "").split(",")):
+            assert extra in config["options.extras_require"], f"no extra {extra!r} in setup.cfg"
+
+
+def check_devserver(args: list[str], tmp_path: Path) -> None:
+    """Start the dev server with the README's options (on a free port and a scratch data dir), then stop it."""
+    assert args[:2] == ["-m", "bkstorages_contrib.devserver"]
+    options = args[2:]
+    for option, value in (("--port", "0"), ("--data", str(tmp_path / "bkrepo-data"))):
+        assert option in options
+        options[options.index(option) + 1] = value
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bkstorages_contrib.devserver", *options],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert server.stdout is not None
+        first = server.stdout.readline()
+        assert first.startswith("export BKREPO_ENDPOINT_URL=")
+        endpoint = shlex.split(first.partition("=")[2])[0]
+        # The default project and public bucket exist: a missing file there is a plain 404.
+        assert requests.get(f"{endpoint}/generic/bkstorages/public/missing.txt", timeout=10).status_code == 404
+    finally:
+        server.terminate()
+        assert server.wait(timeout=30) == 0
+
+
+COMMANDS: dict[str, Callable[[list[str], Path], None]] = {
+    "make": check_make,
+    "pip": check_pip,
+    "python": check_devserver,
+}
+
+
+@pytest.mark.parametrize(
+    "block", [block for block in BLOCKS if block.language == "console"], ids=lambda block: f"line{block.line}"
+)
+def test_console_block(block: Block, tmp_path: Path) -> None:
+    commands = [line[2:] for line in block.code.splitlines() if line.startswith("$ ")]
+    assert commands, "a console block shows commands as '$ command'"
+    for command in commands:
+        program, *args = shlex.split(command)
+        assert program in COMMANDS, f"README.rst line {block.line}: nothing checks {command!r}"
+        COMMANDS[program](args, tmp_path)
+
+
+# --- python blocks ----------------------------------------------------------
+
+
+def fetch(url: str) -> bytes:
+    response = requests.get(url, timeout=10)
+    response.raise_for_status()
+    return response.content
+
+
+def roundtrip(storage: Storage, name: str = "readme/check.txt") -> None:
+    saved = storage.save(name, ContentFile(b"check"))
+    try:
+        assert fetch(storage.url(saved)) == b"check"
+    finally:
+        storage.delete(saved)
+
+
+def check_settings(ns: dict[str, Any], value: Any) -> None:
+    assert ns["BKREPO_BUCKET"]
+    assert ns["BKREPO_PASSWORD"]
+
+
+def check_default_file_storage(ns: dict[str, Any], value: Any) -> None:
+    assert issubclass(import_string(ns["DEFAULT_FILE_STORAGE"]), BKRepoStorage)
+    if django.VERSION < (5, 1):  # the setting only exists there
+        roundtrip(default_storage)
+        assert type(default_storage._wrapped) is BKRepoStorage
+
+
+def check_storages(ns: dict[str, Any], value: Any) -> None:
+    assert type(storages["default"]) is BKRepoStorage
+    assert type(storages["public"]) is BKRepoPublicStorage
+    assert type(storages["private"]) is BKRepoPrivateStorage
+    for alias in ("default", "public", "private"):
+        roundtrip(storages[alias])
+    assert "token=" in storages["private"].url("any.txt")
+    assert "token=" not in storages["public"].url("any.txt")
+    # file_overwrite=False: a second file under the same name gets a new name.
+    first = storages["private"].save("same.txt", ContentFile(b"1"))
+    second = storages["private"].save("same.txt", ContentFile(b"2"))
+    assert first == "same.txt" != second
+
+
+def check_hello(ns: dict[str, Any], value: Any) -> None:
+    with ns["storage"].open("test/hello") as saved:
+        assert saved.read() == b"Hello, RGW!"
+
+
+def check_temp_file(ns: dict[str, Any], value: Any) -> None:
+    assert ns["storage"].size("test/temp_file.txt") == len(b"Temp file")
+
+
+def check_url(ns: dict[str, Any], value: Any) -> None:
+    assert isinstance(value, str)
+    assert fetch(value) == b"Temp file"
+
+
+def check_listdir(ns: dict[str, Any], value: Any) -> None:
+    assert value == ([], ["hello", "temp_file.txt"])
+
+
+def check_delete(ns: dict[str, Any], value: Any) -> None:
+    assert not ns["storage"].exists("test/temp_file.txt")
+    assert ns["storage"].listdir("/test") == ([], ["hello"])
+
+
+def check_profile(ns: dict[str, Any], value: Any) -> None:
+    profile = ns["Profile"]
+    avatar = profile._meta.get_field("avatar").storage
+    resume = profile._meta.get_field("resume").storage
+    assert type(avatar) is BKRepoPublicStorage
+    assert type(resume) is BKRepoPrivateStorage
+    assert "password" not in repr(profile._meta.get_field("resume").deconstruct()).lower()
+    roundtrip(avatar)
+    roundtrip(resume)
+
+
+def check_dev_server(ns: dict[str, Any], value: Any) -> None:
+    url = ns["printed"].strip()
+    assert url.startswith("http://127.0.0.1:")
+    assert url.endswith("hello.txt")
+
+
+# Each key is a line of one block; the check runs right after that block.
+CHECKS: dict[str, Callable[[dict[str, Any], Any], None]] = {
+    "BKREPO_PROJECT = os.environ['BKREPO_PROJECT']": check_settings,
+    "DEFAULT_FILE_STORAGE = 'bkstorages.backends.bkrepo.BKRepoStorage'": check_default_file_storage,
+    "STORAGES = {": check_storages,
+    "storage.save(u'/test/hello', f)": check_hello,
+    "storage.save(u'/test/temp_file.txt', f)": check_temp_file,
+    "storage.url('/test/temp_file.txt')": check_url,
+    "storage.listdir('/test')": check_listdir,
+    "storage.delete('/test/temp_file.txt')": check_delete,
+    "class Profile(models.Model):": check_profile,
+    "with DevServer() as server:": check_dev_server,
+}
+
+
+def run_block(code: str, ns: dict[str, Any]) -> Any:
+    """Run a block like an interactive session: the value of a final expression is returned."""
+    tree = ast.parse(code)
+    last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
+    exec(compile(tree, "README.rst", "exec"), ns)  # noqa: S102 - the README's own examples
+    if last is None:
+        return None
+    return eval(compile(ast.Expression(last.value), "README.rst", "eval"), ns)  # noqa: S307
+
+
+def test_python_blocks(bkrepo_settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    server = bkrepo_settings.server
+    for name, value in server.env().items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("BKREPO_BUCKET", bkrepo_settings.private)
+    monkeypatch.setenv("BKREPO_PRIVATE_BUCKET", bkrepo_settings.private)
+    monkeypatch.setenv("BKREPO_PUBLIC_BUCKET", bkrepo_settings.public)
+
+    ns: dict[str, Any] = {"__name__": EXAMPLE_MODULE}
+    fixtures = {"bkrepo_settings": bkrepo_settings}
+    seen = set()
+    try:
+        with contextlib.ExitStack() as stack:
+            for block in [block for block in BLOCKS if block.language == "python"]:
+                before = set(ns)
+                printed = io.StringIO()
+                with contextlib.redirect_stdout(printed):
+                    value = run_block(block.code, ns)
+                ns["printed"] = printed.getvalue()
+                new_settings = {name: ns[name] for name in set(ns) - before if name.isupper()}
+                if new_settings and (django.VERSION >= (5, 1)):
+                    new_settings.pop("DEFAULT_FILE_STORAGE", None)  # removed in Django 5.1
+                if new_settings:
+                    stack.enter_context(override_settings(**new_settings))
+                for name in sorted(set(ns) - before):
+                    if name.startswith("test_") and callable(ns[name]):
+                        wanted = inspect.signature(ns[name]).parameters
+                        ns[name](**{fixture: fixtures[fixture] for fixture in wanted})
+                        seen.add(name)
+                for key, check in CHECKS.items():
+                    if any(line.strip() == key for line in block.code.splitlines()):
+                        check(ns, value)
+                        seen.add(key)
+    finally:
+        apps.all_models["gallery"].pop("profile", None)
+        apps.clear_cache()
+    assert set(CHECKS) <= seen
+    assert any(name.startswith("test_") for name in seen)

@@ -1,0 +1,41 @@
+"""``make sandbox`` end to end: it starts the dev server and the site, and Ctrl-C stops both."""
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import requests
+
+from tests.sandbox.runner import SandboxProcess, port_is_open
+
+
+def test_sandbox_starts_a_dev_server_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
+    data_dir = tmp_path / "sandbox-data"
+    site = SandboxProcess({"SANDBOX_ADMIN_USER": "demo"}, data_dir)
+    try:
+        site.wait_until_serving()
+        log = (data_dir / "devserver.log").read_text()
+        endpoint = next(line for line in log.splitlines() if line.startswith("export BKREPO_ENDPOINT_URL="))
+        endpoint_url = endpoint.split("=", 1)[1].strip("'\"")
+        bkrepo_port = urlsplit(endpoint_url).port
+        assert bkrepo_port is not None
+        assert port_is_open(bkrepo_port)
+
+        home = requests.get(site.url + "/", timeout=10).text
+        assert endpoint_url in home
+        password = (data_dir / "admin-password.txt").read_text().strip()
+        assert f"as 'demo' with password {password}" in site.output
+        assert (data_dir / "db.sqlite3").exists()
+        assert (data_dir / "bkrepo").is_dir()
+    finally:
+        code = site.interrupt()
+    assert code == 130
+    assert "Stopped the site and the bk-repo dev server." in site.output
+    assert not port_is_open(site.port)
+    assert not port_is_open(bkrepo_port)
+
+
+def test_sandbox_explains_missing_settings_for_a_real_bk_repo(tmp_path: Path) -> None:
+    site = SandboxProcess({"BKREPO_ENDPOINT_URL": "http://127.0.0.1:9"}, tmp_path / "data")
+    assert site.process.wait(timeout=30) == 1
+    site.interrupt()
+    assert "these are missing: BKREPO_USERNAME BKREPO_PASSWORD" in site.output
