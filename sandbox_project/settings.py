@@ -28,6 +28,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
+    # System checks for the BKREPO_* settings and the bkrepo_check / bkrepo_ls / bkrepo_sync commands.
+    "bkstorages_contrib",
     "sandbox_project.gallery",
 ]
 
