@@ -114,6 +114,33 @@ def walk_storage(storage: Storage, path: str) -> Iterator[str]:
         pending.extend(f"{relative}/{d}".lstrip("/") for d in sorted(dirs, reverse=True))
 
 
+def list_files(storage: Storage, path: str) -> dict[str, Fingerprint | None]:
+    """Every file below ``path`` (relative name -> fingerprint, or None when the listing does not say).
+
+    bkstorages storages list a folder with sizes and sha256 in the same
+    request (``storage.client.iter_children``), which saves one metadata
+    request per file; other storages are walked with ``listdir()``.
+    """
+    client = getattr(storage, "client", None)
+    key = getattr(storage, "key", None)
+    if client is None or not callable(getattr(client, "iter_children", None)) or not callable(key):
+        return dict.fromkeys(walk_storage(storage, path))
+    found: dict[str, Fingerprint | None] = {}
+    pending = [""]
+    root = path.strip("/")
+    while pending:
+        relative = pending.pop()
+        folder_key = key(join_name(root, relative) if relative or root else "", allow_root=True)
+        for record in client.iter_children(folder_key):
+            name = f"{relative}/{record['name']}".lstrip("/")
+            if record.get("folder"):
+                pending.append(name)
+                continue
+            sha256, size = record.get("sha256"), record.get("size")
+            found[name] = Fingerprint(int(size), str(sha256).lower()) if sha256 and size is not None else None
+    return dict(sorted(found.items()))
+
+
 def join_name(prefix: str, relative: str) -> str:
     prefix = prefix.strip("/")
     return f"{prefix}/{relative}" if prefix else relative

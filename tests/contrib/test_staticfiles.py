@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -95,6 +96,19 @@ def test_unmodified_detection_without_time_zone_support(bk: Any, tmp_path: Path)
     with override_settings(USE_TZ=False, STATICFILES_DIRS=[str(tmp_path)], STATICFILES_FINDERS=[DIRS_ONLY]):
         assert counts(collectstatic()) == {"static": 1, "unmodified": 0}
         assert counts(collectstatic()) == {"static": 0, "unmodified": 1}
+
+
+def test_a_changed_file_is_uploaded_once(bk: Any, tmp_path: Path) -> None:
+    source = tmp_path / "app.js"
+    source.write_text("console.log(1)")
+    with override_settings(STATICFILES_DIRS=[str(tmp_path)], STATICFILES_FINDERS=[DIRS_ONLY]):
+        assert counts(collectstatic()) == {"static": 1, "unmodified": 0}
+        time.sleep(1.1)  # collectstatic compares times to the second
+        source.write_text("console.log(2)")
+        assert counts(collectstatic()) == {"static": 1, "unmodified": 0}
+        assert counts(collectstatic()) == {"static": 0, "unmodified": 1}
+    with storages["staticfiles"].open("app.js") as fh:
+        assert fh.read() == b"console.log(2)"
 
 
 def test_clear_touches_only_the_static_location(bk: Any, tmp_path: Path) -> None:

@@ -26,11 +26,11 @@ from bkstorages_contrib.management.transfer import (
     get_storage,
     human_size,
     join_name,
+    list_files,
     local_fingerprint,
     run_parallel,
     storage_fingerprint,
     storage_label,
-    walk_storage,
 )
 
 REMOTE_PREFIX = "bkrepo:"
@@ -153,25 +153,32 @@ class Command(BaseCommand):
     def make_plan(self, workers: int, delete: bool) -> Plan:
         plan = Plan()
         local = local_files(self.local_root) if os.path.isdir(self.local_root) else {}
-        remote = set(walk_storage(self.storage, self.remote_root))
+        remote = list_files(self.storage, self.remote_root)
+        self.remote_listing = remote
         if self.upload:
-            sources, targets = set(local), remote
+            sources, targets = set(local), set(remote)
         else:
-            sources, targets = remote, set(local)
+            sources, targets = set(remote), set(local)
 
         new = sorted(sources - targets)
         both = sorted(sources & targets)
         for path in new:
-            size = os.path.getsize(local[path]) if self.upload else -1
+            if self.upload:
+                size = os.path.getsize(local[path])
+            else:
+                known = remote[path]
+                size = known.size if known is not None else -1
             plan.copy.append((path, size, "new"))
 
         def compare(path: str) -> tuple[str, int, str | None]:
+            remote_print = remote[path] or storage_fingerprint(self.storage, join_name(self.remote_root, path))
+            if remote_print.size != os.path.getsize(local[path]):
+                source_size = os.path.getsize(local[path]) if self.upload else remote_print.size
+                return path, source_size, "size differs"
             local_print = local_fingerprint(local[path])
-            remote_print = storage_fingerprint(self.storage, join_name(self.remote_root, path))
-            source_print = local_print if self.upload else remote_print
             if local_print == remote_print:
-                return path, source_print.size, None
-            return path, source_print.size, "changed" if local_print.size == remote_print.size else "size differs"
+                return path, local_print.size, None
+            return path, local_print.size, "changed"
 
         results = []
         for path, result, error in run_parallel(compare, both, workers):
@@ -223,7 +230,7 @@ class Command(BaseCommand):
         progress = Progress(
             self.stdout,
             len(plan.copy) + len(plan.delete),
-            total_bytes=known_bytes if self.upload else None,
+            total_bytes=known_bytes if all(size >= 0 for _, size, _ in plan.copy) else None,
             description="upload" if self.upload else "download",
             enabled=show_bar,
         )
@@ -275,7 +282,7 @@ class Command(BaseCommand):
     def download_file(self, path: str) -> int:
         name = join_name(self.remote_root, path)
         destination = os.path.join(self.local_root, *path.split("/"))
-        expected = storage_fingerprint(self.storage, name)
+        expected = self.remote_listing.get(path) or storage_fingerprint(self.storage, name)
         with self.storage.open(name, "rb") as fh:
             actual = atomic_local_write(destination, iter(fh.chunks()))
         if actual != expected:
