@@ -242,8 +242,8 @@ class RemoteFile(File):
             size = binary.tell()
             binary.seek(position)
             return size
-        if self._raw is None:
-            return self._storage.size(self.name)
+        self._get_file()  # no request: just the stream object, which remembers the size
+        assert self._raw is not None
         return self._raw.size
 
     def read(self, *args: Any) -> Any:

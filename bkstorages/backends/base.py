@@ -235,8 +235,12 @@ class RemoteStorage(_DeconstructibleStorage):
 
     # -- open -------------------------------------------------------------------------
 
-    def _open(self, name: str, mode: str = "rb") -> RemoteFile:
-        return self.file_class(self._relative(name), mode, self)
+    def open(self, name: str, mode: str = "rb", encoding: str | None = None) -> RemoteFile:
+        """A lazy :class:`~bkstorages.files.RemoteFile`; text modes decode with ``encoding`` (UTF-8)."""
+        return self._open(name, mode, encoding=encoding)
+
+    def _open(self, name: str, mode: str = "rb", encoding: str | None = None) -> RemoteFile:
+        return self.file_class(self._relative(name), mode, self, encoding=encoding)
 
     def open_reader(self, name: str, start: int = 0) -> Reader:
         return self._store_reader(self.key(name), start)
