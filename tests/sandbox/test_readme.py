@@ -12,6 +12,7 @@ import configparser
 import contextlib
 import inspect
 import io
+import os
 import re
 import shlex
 import subprocess
@@ -32,6 +33,7 @@ from django.test import override_settings
 from django.utils.module_loading import import_string
 
 from bkstorages.backends.bkrepo import BKRepoPrivateStorage, BKRepoPublicStorage, BKRepoStorage
+from bkstorages_contrib.staticfiles import BKRepoManifestStaticStorage
 from tests.sandbox.runner import REPO_DIR
 
 README = REPO_DIR / "README.rst"
@@ -91,13 +93,21 @@ def setup_cfg() -> configparser.ConfigParser:
     return parser
 
 
-def check_make(args: list[str], tmp_path: Path) -> None:
+@dataclass
+class Shell:
+    """Where console commands of one block run: a scratch folder and the dev server's environment."""
+
+    cwd: Path
+    env: dict[str, str]
+
+
+def check_make(args: list[str], shell: Shell) -> None:
     makefile = (REPO_DIR / "Makefile").read_text()
     for target in args:
         assert re.search(rf"^{re.escape(target)}:", makefile, re.MULTILINE), f"no make target {target!r}"
 
 
-def check_pip(args: list[str], tmp_path: Path) -> None:
+def check_pip(args: list[str], shell: Shell) -> None:
     assert args[0] == "install"
     config = setup_cfg()
     for requirement in args[1:]:
@@ -108,11 +118,36 @@ def check_pip(args: list[str], tmp_path: Path) -> None:
             assert extra in config["options.extras_require"], f"no extra {extra!r} in setup.cfg"
 
 
-def check_devserver(args: list[str], tmp_path: Path) -> None:
+def check_python(args: list[str], shell: Shell) -> None:
+    if args[0] == "manage.py":
+        check_manage(args[1:], shell)
+    else:
+        check_devserver(args, shell)
+
+
+def check_manage(args: list[str], shell: Shell) -> None:
+    """Run a management command in the sandbox project, on this test's repositories."""
+    (shell.cwd / "media").mkdir(exist_ok=True)
+    (shell.cwd / "media" / "hello.txt").write_bytes(b"Hello from media")
+    result = subprocess.run(
+        [sys.executable, str(REPO_DIR / "sandbox_project" / "manage.py"), *args],
+        cwd=shell.cwd,
+        env=shell.env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    if args[0] == "bkrepo_ls":
+        assert "hello.txt" in result.stdout
+
+
+def check_devserver(args: list[str], shell: Shell) -> None:
     """Start the dev server with the README's options (on a free port and a scratch data dir), then stop it."""
     assert args[:2] == ["-m", "bkstorages_contrib.devserver"]
     options = args[2:]
-    for option, value in (("--port", "0"), ("--data", str(tmp_path / "bkrepo-data"))):
+    for option, value in (("--port", "0"), ("--data", str(shell.cwd / "bkrepo-data"))):
         assert option in options
         options[options.index(option) + 1] = value
     server = subprocess.Popen(
@@ -133,23 +168,27 @@ def check_devserver(args: list[str], tmp_path: Path) -> None:
         assert server.wait(timeout=30) == 0
 
 
-COMMANDS: dict[str, Callable[[list[str], Path], None]] = {
+COMMANDS: dict[str, Callable[[list[str], Shell], None]] = {
     "make": check_make,
     "pip": check_pip,
-    "python": check_devserver,
+    "python": check_python,
 }
 
 
 @pytest.mark.parametrize(
     "block", [block for block in BLOCKS if block.language == "console"], ids=lambda block: f"line{block.line}"
 )
-def test_console_block(block: Block, tmp_path: Path) -> None:
+def test_console_block(block: Block, tmp_path: Path, bkrepo_repos: Any) -> None:
     commands = [line[2:] for line in block.code.splitlines() if line.startswith("$ ")]
     assert commands, "a console block shows commands as '$ command'"
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("BKREPO_", "SANDBOX_"))}
+    env.update(bkrepo_repos.settings())
+    env.update(DJANGO_SETTINGS_MODULE="sandbox_project.settings", SANDBOX_DATA_DIR=str(tmp_path / "site"))
+    shell = Shell(tmp_path, env)
     for command in commands:
         program, *args = shlex.split(command)
         assert program in COMMANDS, f"README.rst line {block.line}: nothing checks {command!r}"
-        COMMANDS[program](args, tmp_path)
+        COMMANDS[program](args, shell)
 
 
 # --- python blocks ----------------------------------------------------------
@@ -193,6 +232,20 @@ def check_storages(ns: dict[str, Any], value: Any) -> None:
     first = storages["private"].save("same.txt", ContentFile(b"1"))
     second = storages["private"].save("same.txt", ContentFile(b"2"))
     assert first == "same.txt" != second
+
+
+def check_static(ns: dict[str, Any], value: Any) -> None:
+    static = storages["staticfiles"]
+    assert type(static) is BKRepoManifestStaticStorage
+    name = static.save("css/site.css", ContentFile(b"body { color: black; }"))
+    try:
+        with override_settings(DEBUG=True):  # the plain name: no manifest before collectstatic
+            url = static.url(name)
+        assert "/static/css/site.css" in url
+        assert "token=" not in url
+        assert fetch(url) == b"body { color: black; }"
+    finally:
+        static.delete(name)
 
 
 def check_hello(ns: dict[str, Any], value: Any) -> None:
@@ -239,7 +292,8 @@ def check_dev_server(ns: dict[str, Any], value: Any) -> None:
 CHECKS: dict[str, Callable[[dict[str, Any], Any], None]] = {
     "BKREPO_PROJECT = os.environ['BKREPO_PROJECT']": check_settings,
     "DEFAULT_FILE_STORAGE = 'bkstorages.backends.bkrepo.BKRepoStorage'": check_default_file_storage,
-    "STORAGES = {": check_storages,
+    '"OPTIONS": {"url_expire_seconds": 600, "file_overwrite": False},': check_storages,
+    '"staticfiles": {"BACKEND": "bkstorages_contrib.staticfiles.BKRepoManifestStaticStorage"},': check_static,
     "storage.save(u'/test/hello', f)": check_hello,
     "storage.save(u'/test/temp_file.txt', f)": check_temp_file,
     "storage.url('/test/temp_file.txt')": check_url,
@@ -248,6 +302,10 @@ CHECKS: dict[str, Callable[[dict[str, Any], Any], None]] = {
     "class Profile(models.Model):": check_profile,
     "with DevServer() as server:": check_dev_server,
 }
+
+
+# Checks for blocks that other sections may or may not show.
+OPTIONAL_CHECKS = {'"staticfiles": {"BACKEND": "bkstorages_contrib.staticfiles.BKRepoManifestStaticStorage"},'}
 
 
 def run_block(code: str, ns: dict[str, Any]) -> Any:
@@ -274,17 +332,19 @@ def test_python_blocks(bkrepo_settings: Any, monkeypatch: pytest.MonkeyPatch) ->
     try:
         with contextlib.ExitStack() as stack:
             for block in [block for block in BLOCKS if block.language == "python"]:
-                before = set(ns)
+                before = dict(ns)
                 printed = io.StringIO()
                 with contextlib.redirect_stdout(printed):
                     value = run_block(block.code, ns)
                 ns["printed"] = printed.getvalue()
-                new_settings = {name: ns[name] for name in set(ns) - before if name.isupper()}
+                new_settings = {
+                    name: value for name, value in ns.items() if name.isupper() and before.get(name, ns) is not value
+                }
                 if new_settings and (django.VERSION >= (5, 1)):
                     new_settings.pop("DEFAULT_FILE_STORAGE", None)  # removed in Django 5.1
                 if new_settings:
                     stack.enter_context(override_settings(**new_settings))
-                for name in sorted(set(ns) - before):
+                for name in sorted(set(ns) - set(before)):
                     if name.startswith("test_") and callable(ns[name]):
                         wanted = inspect.signature(ns[name]).parameters
                         ns[name](**{fixture: fixtures[fixture] for fixture in wanted})
@@ -296,5 +356,5 @@ def test_python_blocks(bkrepo_settings: Any, monkeypatch: pytest.MonkeyPatch) ->
     finally:
         apps.all_models["gallery"].pop("profile", None)
         apps.clear_cache()
-    assert set(CHECKS) <= seen
+    assert set(CHECKS) - OPTIONAL_CHECKS <= seen
     assert any(name.startswith("test_") for name in seen)
