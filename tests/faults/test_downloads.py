@@ -133,6 +133,25 @@ def test_a_body_cut_every_megabyte_still_arrives_whole(
     assert fault_proxy.count("GET", routes.object("big.bin")) == 3
 
 
+def test_an_object_replaced_during_a_resumed_download_is_never_mixed(
+    make_storage: Callable[..., Any], fault_proxy: FaultProxy, bucket: Bucket, routes: Routes
+) -> None:
+    # The body breaks after 1 MiB, and at that moment another writer replaces
+    # the object: resuming would splice two objects together.
+    other = os.urandom(len(BIG))
+    bucket.put("big.bin", BIG)
+    fault_proxy.add_fault(
+        "reset_response",
+        method="GET",
+        path_regex=routes.object("big.bin"),
+        after_bytes=MiB,
+        action=lambda: bucket.put("big.bin", other),
+    )
+    with pytest.raises(TransportError), make_storage().open("big.bin", "rb") as fh:
+        fh.read()
+    assert bucket.read("big.bin") == other
+
+
 def test_a_stall_before_the_answer_is_retried(
     make_storage: Callable[..., Any], fault_proxy: FaultProxy, bucket: Bucket, routes: Routes
 ) -> None:

@@ -247,6 +247,19 @@ def test_a_block_upload_that_cannot_finish_is_aborted_and_keeps_the_old_object(
     assert bucket.names() == ["/block.bin"]
 
 
+def test_a_block_upload_whose_parts_never_get_answers_stops_at_the_deadline(
+    make_storage: Callable[..., Any], fault_proxy: FaultProxy, bucket: Bucket, routes: Routes
+) -> None:
+    bucket.put("block.bin", OLD)
+    fault_proxy.add_fault("stall", method="PUT", path_regex=routes.object("block.bin"), times=None, seconds=30)
+    started = time.monotonic()
+    with pytest.raises(DeadlineExceededError):
+        _save(make_storage(**BLOCK_OPTIONS), "block.bin", NEW)
+    assert time.monotonic() - started < DEADLINE + DEADLINE_MARGIN
+    assert fault_proxy.count("DELETE", routes.block("block.bin")) == 1
+    assert bucket.read("block.bin") == OLD
+
+
 @pytest.mark.parametrize(
     ("kind", "params"),
     [
