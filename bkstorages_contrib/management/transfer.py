@@ -17,9 +17,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any, TypeVar
 
+from django.core.files import File
 from django.core.files.storage import Storage, storages
 from django.core.files.storage.handler import InvalidStorageError
 from django.core.management.base import CommandError, OutputWrapper
+
+from bkstorages.backends.base import RemoteStorage
 
 CHUNK_SIZE = 1024 * 1024
 
@@ -139,6 +142,24 @@ def list_files(storage: Storage, path: str) -> dict[str, Fingerprint | None]:
             sha256, size = record.get("sha256"), record.get("size")
             found[name] = Fingerprint(int(size), str(sha256).lower()) if sha256 and size is not None else None
     return dict(sorted(found.items()))
+
+
+def save_exactly(storage: Storage, name: str, fileobj: IO[bytes]) -> None:
+    """Store ``fileobj`` under exactly ``name``, replacing any file there.
+
+    bkstorages storages do it in one upload (``upload_file``); for other
+    storages an existing file is deleted first, since ``save()`` would pick
+    another name, and a renamed result is an error.
+    """
+    if isinstance(storage, RemoteStorage):
+        storage.upload_file(name, fileobj)
+        return
+    if storage.exists(name):
+        storage.delete(name)
+    saved = storage.save(name, File(fileobj, name=name.rsplit("/", 1)[-1]))
+    if saved != name:
+        storage.delete(saved)
+        raise CommandError(f"the storage saved the file as {saved!r} instead of {name!r}")
 
 
 def join_name(prefix: str, relative: str) -> str:

@@ -26,6 +26,7 @@ from bkstorages_contrib.management.transfer import (
     get_storage,
     human_size,
     run_parallel,
+    save_exactly,
     storage_fingerprint,
     storage_label,
 )
@@ -170,13 +171,8 @@ class Command(BaseCommand):
             existing = None
         if existing == expected:
             return UNCHANGED, expected.size
-        if existing is not None and not getattr(self.destination, "file_overwrite", False):
-            self.destination.delete(name)  # otherwise save() would choose another name
         with self.source.open(name, "rb") as fh:
-            saved = self.destination.save(name, fh)
-        if saved != name:
-            self.destination.delete(saved)
-            raise CommandError(f"the destination saved the file as {saved!r} instead of {name!r}")
+            save_exactly(self.destination, name, fh)
         copied = storage_fingerprint(self.destination, name)
         if copied != expected:
             self.destination.delete(name)

@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.core.files import File
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from bkstorages_contrib.management.transfer import (
@@ -29,6 +28,7 @@ from bkstorages_contrib.management.transfer import (
     list_files,
     local_fingerprint,
     run_parallel,
+    save_exactly,
     storage_fingerprint,
     storage_label,
 )
@@ -266,14 +266,8 @@ class Command(BaseCommand):
         name = join_name(self.remote_root, path)
         absolute = os.path.join(self.local_root, *path.split("/"))
         expected = local_fingerprint(absolute)
-        if not getattr(self.storage, "file_overwrite", False) and self.storage.exists(name):
-            # The storage would pick another name rather than replace the file.
-            self.storage.delete(name)
         with open(absolute, "rb") as fh:
-            saved = self.storage.save(name, File(fh, name=os.path.basename(absolute)))
-        if saved != name:
-            self.storage.delete(saved)
-            raise CommandError(f"the storage saved the file as {saved!r} instead of {name!r}")
+            save_exactly(self.storage, name, fh)
         actual = storage_fingerprint(self.storage, name)
         if actual != expected:
             raise CommandError(f"verification failed: {_describe(expected)} sent, {_describe(actual)} stored")
