@@ -1,3 +1,4 @@
+# ruff: noqa: E501 - the user guide is quoted verbatim, long lines included
 """The examples of the bkstorages user documentation, run verbatim against the dev server.
 
 The code blocks below are copied character for character from the user guide
