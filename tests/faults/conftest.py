@@ -23,13 +23,13 @@ import requests
 from tests.faultproxy import FaultProxy
 
 # Options for storages under test: fail fast, retry fast.
-CONNECT_TIMEOUT = 0.5
-READ_TIMEOUT = 0.5
-DEADLINE = 3.0
+CONNECT_TIMEOUT = 1.0
+READ_TIMEOUT = 1.0
+DEADLINE = 4.0
 MAX_RETRIES = 3
 # A deadline is a correctness bound, not a speed target: allow this much on
 # top of it for a loaded two-core machine.
-DEADLINE_MARGIN = 2.0
+DEADLINE_MARGIN = 3.0
 
 
 @dataclass

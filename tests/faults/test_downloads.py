@@ -185,9 +185,9 @@ def test_a_trickling_download_fails_within_the_deadline(
     make_storage: Callable[..., Any], fault_proxy: FaultProxy, bucket: Bucket, routes: Routes
 ) -> None:
     # Each read gets bytes well within the read timeout, but the whole body
-    # would take about 10 s: only the operation's deadline can stop it.
-    bucket.put("slow.txt", SMALL)
-    fault_proxy.add_fault("trickle", method="GET", path_regex=routes.object("slow.txt"), chunk=2, interval=0.02)
+    # would take about 20 s: only the operation's deadline can stop it.
+    bucket.put("slow.txt", SMALL * 4)
+    fault_proxy.add_fault("trickle", method="GET", path_regex=routes.object("slow.txt"), chunk=4, interval=0.02)
     started = time.monotonic()
     with pytest.raises(DeadlineExceededError), make_storage().open("slow.txt", "rb") as fh:
         fh.read()
