@@ -14,6 +14,7 @@ import datetime
 import os
 import posixpath
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
@@ -140,6 +141,7 @@ class RemoteStorage(_DeconstructibleStorage):
         self.max_memory_size = max_memory_size
         self.time_zone = time_zone
         self.url_cache = SignedURLCache(maxsize=url_cache_size, alias=url_cache_alias, namespace=url_cache_namespace)
+        self._signing_lock = threading.Lock()
 
     # -- names ----------------------------------------------------------------------
 
@@ -349,11 +351,16 @@ class RemoteStorage(_DeconstructibleStorage):
             raise ValueError("expire must be a positive number of seconds")
         wanted = list(dict.fromkeys(keys.values()))
         found = self.url_cache.get_many(wanted, expire)
-        missing = [key for key in wanted if key not in found]
-        if missing:
-            signed = self._store_signed_urls(missing, expire)
-            self.url_cache.set_many(signed, expire)
-            found.update(signed)
+        if len(found) < len(wanted):
+            # One signing request at a time, so threads asking for the same
+            # name at once share one URL instead of each minting their own.
+            with self._signing_lock:
+                found.update(self.url_cache.get_many([key for key in wanted if key not in found], expire))
+                missing = [key for key in wanted if key not in found]
+                if missing:
+                    signed = self._store_signed_urls(missing, expire)
+                    self.url_cache.set_many(signed, expire)
+                    found.update(signed)
         return {name: found[key] for name, key in keys.items()}
 
     # -- what a backend supplies ------------------------------------------------------
@@ -404,7 +411,10 @@ class RemoteStorage(_DeconstructibleStorage):
         return path, (), kwargs
 
     def __getstate__(self) -> dict[str, Any]:
-        return self.__dict__.copy()
+        state = self.__dict__.copy()
+        state.pop("_signing_lock", None)
+        return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
+        self._signing_lock = threading.Lock()
