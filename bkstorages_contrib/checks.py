@@ -131,12 +131,17 @@ def configured_storages() -> list[ConfiguredStorage]:
                 options = config.get("OPTIONS") or {}
                 entries.append((str(alias), f"STORAGES[{alias!r}]", config["BACKEND"], dict(options)))
     if django.VERSION < (5, 1):
-        # Django 4.2 still honours the old settings.
-        known = {alias for alias, *_ in entries}
+        # Django 4.2 still honours the old settings, and they win over STORAGES (as in its StorageHandler).
+        # The same backend in both is not a conflict: override_settings(STORAGES=...) sets the old names too.
+        by_alias = {entry[0]: entry for entry in entries}
         for alias, name in (("default", "DEFAULT_FILE_STORAGE"), ("staticfiles", "STATICFILES_STORAGE")):
             value = _setting(name)
-            if isinstance(value, str) and alias not in known:
-                entries.append((alias, name, value, {}))
+            if not isinstance(value, str) or not settings.is_overridden(name):  # type: ignore[misc]  # missing from django-stubs
+                continue
+            if alias in by_alias and by_alias[alias][2] == value:
+                continue
+            entries = [entry for entry in entries if entry[0] != alias]
+            entries.append((alias, name, value, {}))
 
     found = []
     for alias, source, backend, options in entries:

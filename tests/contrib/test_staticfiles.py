@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import django
 import pytest
 import requests
 from django.contrib.staticfiles import finders
@@ -61,10 +62,12 @@ def proxied_static(bk: Any) -> Any:
     upstream = urlsplit(bk.server.endpoint_url)
     assert upstream.hostname
     assert upstream.port
-    with FaultProxy(upstream.hostname, upstream.port) as proxy:
-        setting = storages_setting(staticfiles={"BACKEND": STATIC, "OPTIONS": {"endpoint_url": proxy.url}})
-        with override_settings(STORAGES=setting):
-            yield proxy
+    # Everything goes through the proxy (Django 4.2's override_settings drops the OPTIONS of "staticfiles").
+    with (
+        FaultProxy(upstream.hostname, upstream.port) as proxy,
+        override_settings(STORAGES=storages_setting(), BKREPO_ENDPOINT_URL=proxy.url),
+    ):
+        yield proxy
 
 
 def test_collectstatic_of_admin_then_nothing_is_uploaded_again(bk: Any, proxied_static: FaultProxy) -> None:
@@ -171,3 +174,20 @@ def test_manifest_storage_serves_hashed_names(bk: Any, tmp_path: Path) -> None:
         assert requests.get(url.rsplit("/css/", 1)[0] + logo.group(1)[2:], timeout=10).status_code == 200
         with pytest.raises(ValueError, match="Missing staticfiles manifest entry"):
             staticfiles_storage.url("css/not-there.css")
+
+
+def test_staticfiles_storage_setting(bk: Any, tmp_path: Path) -> None:
+    """Django 4.2 reads STATICFILES_STORAGE; later versions ignore it (and the system check says so)."""
+    (tmp_path / "app.js").write_text("console.log(1)")
+    sources = {"STATICFILES_DIRS": [str(tmp_path)], "STATICFILES_FINDERS": [DIRS_ONLY]}
+    local = {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"}
+    with (
+        override_settings(STORAGES=storages_setting(staticfiles=local), STATIC_ROOT=str(tmp_path / "root"), **sources),
+        override_settings(STATICFILES_STORAGE=STATIC),
+    ):
+        if django.VERSION < (5, 1):
+            assert isinstance(storages["staticfiles"], BKRepoStaticStorage)
+            assert counts(collectstatic()) == {"static": 1, "unmodified": 0}
+            assert storages["public"].exists("static/app.js")
+        else:
+            assert not isinstance(storages["staticfiles"], BKRepoStaticStorage)
