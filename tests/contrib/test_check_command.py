@@ -117,3 +117,11 @@ def test_not_configured_and_not_bkstorages(bk: Any) -> None:
     assert "BKREPO_PROJECT" in output
     output = check("local", fails=True)
     assert "not a bkstorages storage" in output
+
+
+def test_credentials_in_the_endpoint_url_are_not_printed(bk: Any) -> None:
+    port = bk.server.endpoint_url.rsplit(":", 1)[1]
+    with override_settings(BKREPO_ENDPOINT_URL=f"http://admin:{bk.server.password}@127.0.0.1:{port}"):
+        output = check(read_only=True)
+    assert bk.server.password not in output
+    assert f"endpoint http://***@127.0.0.1:{port}" in output

@@ -12,6 +12,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from django.core.exceptions import ImproperlyConfigured
@@ -147,7 +148,7 @@ class Command(BaseCommand):
             raise CheckFailed(f"missing {', '.join(missing)}")
         location = getattr(storage, "location", "") or ""
         parts = [
-            f"endpoint {client.endpoint_url}",
+            f"endpoint {shown_endpoint(client.endpoint_url)}",
             f"project {client.project!r}",
             f"bucket {client.bucket!r}",
             f"location {location!r}" if location else "",
@@ -169,7 +170,7 @@ class Command(BaseCommand):
         return dict(info)
 
     def check_endpoint(self, state: dict[str, Any]) -> str:
-        endpoint = state["client"].endpoint_url
+        endpoint = shown_endpoint(state["client"].endpoint_url)
         try:
             self._repo_info(state)
         except exceptions.TransportError as exc:
@@ -281,6 +282,17 @@ class Command(BaseCommand):
         with contextlib.suppress(Exception):  # bk-repo keeps a folder that is not empty; that is fine
             storage.delete(PROBE_FOLDER)  # the folder too, when no other probe is running
         return f"deleted {name}"
+
+
+def shown_endpoint(url: str) -> str:
+    """The endpoint URL without any ``user:password@`` part (the system checks warn about those)."""
+    parts = urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=f"***@{host}"))
 
 
 def expected_visibility(storage: Storage) -> bool | None:
