@@ -318,6 +318,8 @@ def run_block(code: str, ns: dict[str, Any]) -> Any:
     return eval(compile(ast.Expression(last.value), "README.rst", "eval"), ns)  # noqa: S307
 
 
+# The README shows DEFAULT_FILE_STORAGE for Django 4.2, which warns that it is deprecated.
+@pytest.mark.filterwarnings("ignore:The DEFAULT_FILE_STORAGE setting is deprecated")
 def test_python_blocks(bkrepo_settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     server = bkrepo_settings.server
     for name, value in server.env().items():
