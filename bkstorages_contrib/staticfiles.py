@@ -28,12 +28,16 @@ Both work as ``STORAGES["staticfiles"]`` and, on Django 4.2, as
 
 from __future__ import annotations
 
+import datetime
 import os
+import threading
+import time
 from typing import Any
 
 from django.conf import settings
 from django.contrib.staticfiles.storage import ManifestFilesMixin
 
+from bkstorages.backends.base import clean_name
 from bkstorages.backends.bkrepo import BKRepoPublicStorage
 
 __all__ = ["BKRepoManifestStaticStorage", "BKRepoStaticStorage"]
@@ -41,6 +45,8 @@ __all__ = ["BKRepoManifestStaticStorage", "BKRepoStaticStorage"]
 STATIC_BUCKET_SETTING = "BKREPO_STATIC_BUCKET"
 STATIC_LOCATION_SETTING = "BKREPO_STATIC_LOCATION"
 DEFAULT_STATIC_LOCATION = "static"
+# How long the metadata from exists() may answer the get_modified_time() that follows it.
+RECENT_SECONDS = 5.0
 
 
 def _configured(name: str) -> str | None:
@@ -54,7 +60,13 @@ def _configured(name: str) -> str | None:
 
 
 class BKRepoStaticStorage(BKRepoPublicStorage):
-    """Static files in a public repository, under ``static/``; overwrite on, permanent URLs."""
+    """Static files in a public repository, under ``static/``; overwrite on, permanent URLs.
+
+    ``collectstatic`` asks ``exists(name)`` and then ``get_modified_time(name)``
+    for every file; here both are answered by one metadata request: the
+    answer of ``exists()`` is kept (per thread, for a few seconds) for the
+    ``get_modified_time()`` of the same name that follows it.
+    """
 
     #: Collected files replace the previous version under the same name.
     file_overwrite = True
@@ -70,6 +82,38 @@ class BKRepoStaticStorage(BKRepoPublicStorage):
         if not has_location:
             kwargs["location"] = _configured(STATIC_LOCATION_SETTING) or DEFAULT_STATIC_LOCATION
         super().__init__(*args, **kwargs)
+        self._recent = threading.local()
+
+    def exists(self, name: str) -> bool:
+        if not clean_name(name):
+            return super().exists(name)  # the root (or the location folder)
+        try:
+            info = self.stat(name)
+        except FileNotFoundError:
+            self._recent.stat = None
+            return False
+        self._recent.stat = (name, info, time.monotonic())
+        return True
+
+    def get_modified_time(self, name: str) -> datetime.datetime:
+        recent = getattr(self._recent, "stat", None)
+        self._recent.stat = None
+        if recent is not None:
+            recent_name, info, when = recent
+            if recent_name == name and time.monotonic() - when < RECENT_SECONDS:
+                if info.modified_time is None:
+                    raise NotImplementedError("the store reports no modification time")
+                return info.modified_time
+        return super().get_modified_time(name)
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state.pop("_recent", None)
+        return state
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        super().__setstate__(state)
+        self._recent = threading.local()
 
 
 class BKRepoManifestStaticStorage(ManifestFilesMixin, BKRepoStaticStorage):  # type: ignore[misc]  # url(name, force) vs url(name, expire)

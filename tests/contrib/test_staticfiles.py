@@ -7,6 +7,7 @@ over a hundred) are what gets collected, as on a real project.
 from __future__ import annotations
 
 import io
+import pickle
 import re
 import time
 from pathlib import Path
@@ -84,6 +85,8 @@ def test_collectstatic_of_admin_then_nothing_is_uploaded_again(bk: Any, proxied_
     assert counts(second) == {"static": 0, "unmodified": len(files)}
     assert proxied_static.count("PUT") == 0
     assert proxied_static.count("DELETE") == 0
+    # exists() and get_modified_time() of a file share one metadata request.
+    assert len(proxied_static.seen) == len(files)
 
     # Public, permanent URLs that browsers can load without credentials.
     url = staticfiles_storage.url("admin/css/base.css")
@@ -130,6 +133,20 @@ def test_clear_touches_only_the_static_location(bk: Any, tmp_path: Path) -> None
     assert static.listdir("old") == ([], [])  # Django deletes files only; bk-repo keeps the empty folder
     assert not static.exists("old/removed.css")
     assert public.exists("media/keep.txt")
+
+
+def test_static_storage_is_picklable_and_answers_exists_truthfully(bk: Any) -> None:
+    storage = BKRepoStaticStorage()
+    storage.save("a.css", ContentFile(b"a"))
+    assert storage.exists("a.css")
+    assert storage.exists("")
+    assert not storage.exists("missing.css")
+    with pytest.raises(FileNotFoundError):
+        storage.get_modified_time("missing.css")
+    copy = pickle.loads(pickle.dumps(storage))  # noqa: S301 - our own object
+    assert copy.exists("a.css")
+    assert copy.get_modified_time("a.css") == storage.stat("a.css").modified_time
+    assert copy.deconstruct() == ("bkstorages_contrib.staticfiles.BKRepoStaticStorage", (), {})
 
 
 def test_static_storage_settings(bk: Any) -> None:
