@@ -26,6 +26,8 @@ from tests.faultproxy import FaultProxy
 CONNECT_TIMEOUT = 1.0
 READ_TIMEOUT = 1.0
 DEADLINE = 4.0
+# For tests that run into the deadline on purpose.
+SHORT_DEADLINE = 2.0
 MAX_RETRIES = 3
 # A deadline is a correctness bound, not a speed target: allow this much on
 # top of it for a loaded two-core machine.
