@@ -249,6 +249,7 @@ def check_static(ns: dict[str, Any], value: Any) -> None:
 
 
 def check_hello(ns: dict[str, Any], value: Any) -> None:
+    assert value == "test/hello"  # a leading "/" is the bucket root, as the README says
     with ns["storage"].open("test/hello") as saved:
         assert saved.read() == b"Hello, RGW!"
 
