@@ -16,8 +16,9 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.test import override_settings
 
-from tests.contrib.conftest import read_tree, run, write_tree
+from tests.contrib.conftest import read_tree, run, storages_setting, write_tree
 from tests.faultproxy import FaultProxy
 
 FILES = {
@@ -208,3 +209,18 @@ def test_argument_errors(bk: Any, tmp_path: Path) -> None:
         run("bkrepo_sync", str(tmp_path / "missing"), "bkrepo:a")
     with pytest.raises(CommandError, match="No storage 'nope'"):
         run("bkrepo_sync", str(tmp_path), "bkrepo:a", storage="nope")
+
+
+def test_storage_with_a_location(bk: Any, tmp_path: Path) -> None:
+    """Paths are relative to the storage's location, like every storage name."""
+    located = {"BACKEND": "bkstorages.backends.bkrepo.BKRepoStorage", "OPTIONS": {"location": "media"}}
+    with override_settings(STORAGES=storages_setting(located=located)):
+        write_tree(str(tmp_path / "up"), FILES)
+        result = run("bkrepo_sync", str(tmp_path / "up"), "bkrepo:", storage="located")
+        assert "Uploaded 5 file(s)" in result.out
+        assert remote_tree(prefix="media") == FILES  # seen from the storage without a location
+        again = run("bkrepo_sync", str(tmp_path / "up"), "bkrepo:", storage="located")
+        assert "5 unchanged" in again.out
+        down = run("bkrepo_sync", "bkrepo:css", str(tmp_path / "down"), storage="located")
+        assert "Downloaded 1 file(s)" in down.out
+        assert read_tree(str(tmp_path / "down")) == {"site.css": FILES["css/site.css"]}
