@@ -96,8 +96,12 @@ def test_image_field_dimensions(default_bkrepo: Any) -> None:
 @pytest.mark.django_db
 def test_image_dimensions_read_only_the_header(bkrepo_settings: Any, proxy: FaultProxy) -> None:
     big = png_bytes(1500, 1500, noise=True)  # several MiB
-    options = {"endpoint_url": proxy.url, "bucket": bkrepo_settings.public}
-    with override_settings(STORAGES={"default": {"BACKEND": BACKEND + "BKRepoStorage", "OPTIONS": options}}):
+    # Settings rather than OPTIONS: Django 4.2's override_settings(STORAGES=...) drops the default's OPTIONS.
+    with override_settings(
+        BKREPO_ENDPOINT_URL=proxy.url,
+        BKREPO_BUCKET=bkrepo_settings.public,
+        STORAGES={"default": {"BACKEND": BACKEND + "BKRepoStorage"}},
+    ):
         picture = Picture()
         picture.image.save("noise.png", ContentFile(big, name="noise.png"), save=True)
         stored = Picture.objects.get(pk=picture.pk)
