@@ -35,6 +35,13 @@ class UploadAdmin(FileAdmin):
     search_fields = ["title", "file", "requested_name"]
     readonly_fields = ["requested_name", "overwrite", "replaced_existing", "size", "uploaded_at"]
 
+    def save_model(self, request: HttpRequest, obj: Any, form: ModelForm, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        if not obj.requested_name:
+            # The admin saves under the default storage's rules (overwrite on): the name is kept.
+            obj.requested_name = obj.file.name
+            obj.save(update_fields=["requested_name"])
+
 
 @admin.register(Photo)
 class PhotoAdmin(FileAdmin):

@@ -189,6 +189,9 @@ def test_admin_lists_and_adds_every_model(site: Any, client: Client) -> None:
     assert document.size == len(b"admin upload")
     with storages["private"].open(document.file.name) as stored:
         assert stored.read() == b"admin upload"
+    client.post(reverse("admin:gallery_upload_add"), {"file": ContentFile(b"via admin", name="admin.txt")})
+    (added,) = Upload.objects.all()
+    assert (added.file.name, added.requested_name, added.size) == ("uploads/admin.txt", "uploads/admin.txt", 9)
     for model in ("upload", "photo", "document"):
         page = client.get(reverse(f"admin:gallery_{model}_changelist"))
         assert page.status_code == 200
