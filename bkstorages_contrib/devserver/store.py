@@ -656,13 +656,15 @@ class Store:
                     orphans.discard(received.sha256)
                 # Only once the new node is committed may the old content go.
                 self._collect(self._db(), orphans)
+                # Read the node back before another writer may replace it, so the
+                # answer describes the node this upload created.
+                node = self.get_node(project, repo, full_path)
         except BaseException:
             self.discard(received)
             if received.committed:
                 with self._write() as db:
                     self._collect(db, {received.sha256})
             raise
-        node = self.get_node(project, repo, full_path)
         assert node is not None
         return node
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import http.client
+import os
 import socket
 import threading
 import time
@@ -320,3 +321,30 @@ def test_concurrent_overwrites_leave_one_object_and_one_blob(api: Api) -> None:
         if body != final:
             assert wait_gone(blob_file(api, digest))
     assert blob_file(api, hashlib.sha256(final).hexdigest()).exists()
+
+
+def test_each_overwrite_is_answered_with_its_own_node(api: Api) -> None:
+    # Many writers replace one name at once; every answer must describe the
+    # node that request created, not a later writer's.
+    bodies = [os.urandom(20 * 1024 + i) for i in range(12)]
+    barrier = threading.Barrier(len(bodies))
+    mismatches: list[str] = []
+
+    def upload(body: bytes) -> None:
+        sent = hashlib.sha256(body).hexdigest()
+        with requests.Session() as session:
+            barrier.wait()
+            for _round in range(8):
+                response = session.put(
+                    api.generic("answered.bin"), data=body, auth=api.auth, headers={"X-BKREPO-OVERWRITE": "true"}
+                )
+                described = {response.json()["data"]["sha256"], response.headers["X-Checksum-Sha256"]}
+                if described != {sent}:
+                    mismatches.append(f"sent {sent[:12]}, answer described {sorted(described)}")
+
+    threads = [threading.Thread(target=upload, args=(body,)) for body in bodies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert mismatches == []
