@@ -22,8 +22,9 @@ from bkstorages import conf
 from bkstorages.backends.base import ObjectStat, RemoteStorage
 from bkstorages.client import BKGenericRepoClient, ObjectReader, UploadSource
 from bkstorages.exceptions import ObjectNotFoundError
+from bkstorages.files import RemoteFile
 
-__all__ = ["BKGenericRepoClient", "BKRepoPrivateStorage", "BKRepoPublicStorage", "BKRepoStorage"]
+__all__ = ["BKGenericRepoClient", "BKRepoFile", "BKRepoPrivateStorage", "BKRepoPublicStorage", "BKRepoStorage"]
 
 _DATETIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$")
 _OFFSET = re.compile(r"^(?:UTC|GMT)?([+-])(\d{2}):?(\d{2})$")
@@ -207,3 +208,7 @@ class BKRepoPrivateStorage(BKRepoStorage):
     """A private repository (``BKREPO_PRIVATE_BUCKET``): signed URLs that expire."""
 
     bucket_setting = "BKREPO_PRIVATE_BUCKET"
+
+
+# The 3.x name of the file class.
+BKRepoFile = RemoteFile
