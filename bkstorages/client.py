@@ -704,7 +704,7 @@ class BKGenericRepoClient:
             started = time.monotonic()
             try:
                 return self._attempt(
-                    method, url, path, params, headers, json_body, body, stream, expect_json, timeout, started
+                    method, url, path, params, headers, json_body, body, stream, expect_json, timeout, started, deadline
                 )
             except _Retry as retry:
                 error = retry.error
@@ -739,6 +739,7 @@ class BKGenericRepoClient:
         expect_json: bool,
         timeout: tuple[float, float],
         started: float,
+        deadline: Deadline,
     ) -> Answer:
         try:
             response = self.session.request(
@@ -748,7 +749,7 @@ class BKGenericRepoClient:
                 headers=dict(headers or {}),
                 json=json_body,
                 data=body() if body is not None else None,
-                stream=stream,
+                stream=True,  # bodies are read below, within the deadline
                 timeout=timeout,
                 allow_redirects=False,
             )
@@ -772,19 +773,17 @@ class BKGenericRepoClient:
         logger.debug("%s %s -> %s in %.0f ms", method, path, status, elapsed * 1000)
         if status >= 400:
             try:
+                self._read_body(response, deadline, method, path)
                 if status in RETRY_STATUSES:
                     raise _Retry(error_from_response(response, method, path), response)
                 raise error_from_response(response, method, path)
             finally:
                 response.close()
+        if stream and not expect_json:
+            return Answer(response, zone=response.headers.get("X-BKREPO-Time-Zone"))
+        content = self._read_body(response, deadline, method, path)
         if not expect_json:
             return Answer(response, zone=response.headers.get("X-BKREPO-Time-Zone"))
-        try:
-            content = response.content
-        except (requests.RequestException, urllib3.exceptions.HTTPError) as error:
-            exc = ConnectionFailedError("the answer broke off", method=method, path=path, status=status)
-            exc.__cause__ = error
-            raise _Retry(exc) from error
         try:
             payload = json.loads(content)
             if not isinstance(payload, dict) or "code" not in payload:
@@ -804,6 +803,38 @@ class BKGenericRepoClient:
                 str(payload.get("message") or "request failed"), code, response, status=status, method=method, path=path
             )
         return Answer(response, payload.get("data"), zone=response.headers.get("X-BKREPO-Time-Zone"))
+
+    @staticmethod
+    def _read_body(response: requests.Response, deadline: Deadline, method: str, path: str) -> bytes:
+        """Read a whole (small) answer as it arrives, within the deadline; keep it on the response."""
+        pieces: list[bytes] = []
+        # Also for HEAD: reading the (empty) body ends the exchange cleanly.
+        try:
+            while True:
+                if deadline.expired():
+                    response.close()
+                    raise DeadlineExceededError(
+                        f"the answer came too slowly for the deadline ({deadline.seconds}s)",
+                        method=method,
+                        path=path,
+                        status=response.status_code,
+                    )
+                data = response.raw.read1(64 * 1024, decode_content=True)
+                if not data:
+                    break
+                pieces.append(data)
+        except (urllib3.exceptions.HTTPError, OSError) as error:
+            response.close()
+            broken = ConnectionFailedError(
+                "the answer broke off", method=method, path=path, status=response.status_code
+            )
+            broken.__cause__ = error
+            raise _Retry(broken) from error
+        body = b"".join(pieces)
+        response._content = body
+        response._content_consumed = True  # type: ignore[attr-defined]
+        response.close()  # the body was read to the end: the connection goes back to the pool
+        return body
 
     # -- objects ----------------------------------------------------------------
 
