@@ -13,11 +13,11 @@ from django.db import models
 
 
 def document_storage() -> Storage:
-    return default_storage  # type: ignore[return-value]
+    return default_storage
 
 
 def picture_storage() -> Storage:
-    return default_storage  # type: ignore[return-value]
+    return default_storage
 
 
 class Document(models.Model):
