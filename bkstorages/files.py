@@ -36,6 +36,7 @@ class Reader(Protocol):
 
     position: int
     total: int | None
+    etag: str | None
 
     def read(self, size: int = -1) -> bytes: ...
 
@@ -68,6 +69,7 @@ class RemoteReadStream(io.RawIOBase):
         self._position = 0
         self._reader: Reader | None = None
         self._size: int | None = None
+        self._etag: str | None = None  # the version being read: every later range must match it
 
     def readable(self) -> bool:
         return True
@@ -90,6 +92,7 @@ class RemoteReadStream(io.RawIOBase):
             return 0
         reader = self._reader_here()
         data = reader.read(len(view))
+        self._etag = self._etag or reader.etag
         if self._size is None and reader.total is not None:
             self._size = reader.total
         count = len(data)
@@ -100,13 +103,16 @@ class RemoteReadStream(io.RawIOBase):
     def _reader_here(self) -> Reader:
         if self._reader is None or self._reader.position != self._position:
             self._drop_reader()
-            self._reader = self._storage.open_reader(self._name, self._position)
+            reader = self._storage.open_reader(self._name, self._position)
+            reader.etag = self._etag
+            self._reader = reader
         return self._reader
 
     def readall(self) -> bytes:
         """The rest of the object, as one operation (one deadline)."""
         reader = self._reader_here()
         data = reader.read(-1)
+        self._etag = self._etag or reader.etag
         if reader.total is not None:
             self._size = reader.total
         self._position += len(data)

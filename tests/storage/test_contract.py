@@ -425,3 +425,20 @@ def test_url_cache_shared_through_a_django_cache(
         one = make_storage(url_cache_alias="urls")
         two = make_storage(url_cache_alias="urls")
         assert one.url("shared.txt") == two.url("shared.txt")
+
+
+def test_an_expiry_per_call(counting: Callable[..., tuple[BKRepoStorage, FaultProxy]], storage_class: type) -> None:
+    storage, proxy = counting()
+    storage.save("e.txt", ContentFile(b"e"))
+    proxy.reset_counts()
+    default, short = storage.url("e.txt"), storage.url("e.txt", expire=120)
+    if PUBLIC[storage_class]:
+        assert default == short  # permanent links have no expiry
+        assert proxy.count() == 0
+    else:
+        assert default != short  # separately signed, separately cached
+        assert storage.url("e.txt", expire=120) == short
+        assert proxy.count("POST") == 2
+        assert requests.get(short, timeout=10).content == b"e"
+        with pytest.raises(ValueError, match="positive"):
+            storage.url("e.txt", expire=0)

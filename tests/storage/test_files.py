@@ -227,3 +227,15 @@ def test_write_mode_spools_big_files_to_disk(make_storage: Callable[..., BKRepoS
         assert fh.size == len(data)
         assert fh.file._rolled  # type: ignore[attr-defined]  # on disk, not in memory
     assert storage.open("spooled.bin").read() == data
+
+
+def test_a_file_replaced_between_ranged_reads_is_not_mixed(storage: BKRepoStorage) -> None:
+    old, new = os.urandom(300_000), os.urandom(300_000)
+    storage.save("changing.bin", ContentFile(old))
+    with storage.open("changing.bin") as fh:
+        assert fh.read(10) == old[:10]
+        storage.save("changing.bin", ContentFile(new))
+        fh.seek(200_000)  # a new ranged GET, now of different bytes
+        with pytest.raises(BKStorageError, match="changed"):
+            fh.read(10)
+    assert storage.open("changing.bin").read() == new
