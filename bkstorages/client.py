@@ -27,7 +27,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from os import PathLike
 from typing import IO, Any
 from urllib.parse import quote
@@ -523,12 +523,6 @@ def _parse_total(content_range: str | None) -> int | None:
 # --------------------------------------------------------------------------
 
 
-@dataclass
-class _ThreadState:
-    session: requests.Session | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-
 class BKGenericRepoClient:
     """A client for one bk-repo generic repository (``bucket``) in ``project``.
 
@@ -942,7 +936,7 @@ class BKGenericRepoClient:
                 node = self._stored_copy(key, source, deadline)
                 if node is not None:
                     return node
-                time.sleep(self.backoff_delay(attempt))
+                time.sleep(deadline.cap(self.backoff_delay(attempt)))
                 continue
             except ObjectAlreadyExists:
                 if failed_before:
@@ -950,19 +944,23 @@ class BKGenericRepoClient:
                     if node is not None:
                         return node
                 raise
-            break
-        data = answer.data if isinstance(answer.data, dict) else {}
-        stored = str(data.get("sha256") or answer.response.headers.get("X-Checksum-Sha256") or "").lower()
-        sent = bodies[-1].hasher.hexdigest() if bodies else hashlib.sha256(b"").hexdigest()
-        # A declared sha256 was checked by the server against the body it received
-        # (251003 otherwise); an undeclared one is compared with what it reports.
-        if stored and stored != sent and not request_headers.get("X-BKREPO-SHA256"):
+            data = answer.data if isinstance(answer.data, dict) else {}
+            stored = str(data.get("sha256") or answer.response.headers.get("X-Checksum-Sha256") or "").lower()
+            sent = bodies[-1].hasher.hexdigest() if bodies else hashlib.sha256(b"").hexdigest()
+            # A declared sha256 was checked by the server against the body it received
+            # (251003 otherwise); an undeclared one is compared with what it reports.
+            if not stored or stored == sent or request_headers.get("X-BKREPO-SHA256"):
+                if source.sha256 is None:
+                    source.sha256 = sent
+                return data
+            logger.warning("bk-repo stored different bytes than were sent for %s (sha256 mismatch)", key)
+            if overwrite and attempt <= self.max_retries and not deadline.expired():
+                continue  # overwriting again is safe
+            if not overwrite:
+                self.delete(key)  # a new object holding the wrong bytes: ours to remove
             raise IntegrityError(
                 "bk-repo stored different bytes than were sent (sha256 mismatch)", method="PUT", path=route
             )
-        if source.sha256 is None:
-            source.sha256 = sent
-        return data
 
     def _stored_copy(self, key: str, source: UploadSource, deadline: Deadline) -> dict[str, Any] | None:
         """If ``key`` holds exactly ``source`` (by sha256) return its detail; None when absent.
