@@ -71,13 +71,17 @@ class BKStorageError(Exception):
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Keyword-only arguments need help to survive pickling (e.g. Celery results).
-        return (_rebuild, (self.__class__, self.message, self.__dict__.copy()))
+        # The HTTP response (if any) stays behind: it holds a connection.
+        state = {key: value for key, value in self.__dict__.items() if key != "response"}
+        return (_rebuild, (self.__class__, self.message, state))
 
 
 def _rebuild(cls: type[BKStorageError], message: str, state: dict[str, Any]) -> BKStorageError:
     error = cls.__new__(cls)
     BKStorageError.__init__(error, message)
     error.__dict__.update(state)
+    if issubclass(cls, RequestError):
+        error.__dict__.setdefault("response", None)
     return error
 
 

@@ -106,3 +106,16 @@ def test_a_missing_repository(bkrepo_settings: Any) -> None:
     with pytest.raises(BKStorageError) as info:
         storage.save("a.txt", ContentFile(b"x"))
     assert info.value.code == 251006
+
+
+def test_errors_survive_pickling(bkrepo_settings: Any) -> None:
+    import pickle
+
+    storage = BKRepoPrivateStorage(password="wrong")
+    with pytest.raises(AuthenticationError) as info:
+        storage.listdir("")
+    copy = pickle.loads(pickle.dumps(info.value))  # noqa: S301 - our own bytes
+    assert type(copy) is AuthenticationError
+    assert (copy.status, copy.code, copy.message) == (401, 250114, info.value.message)
+    assert copy.response is None
+    assert str(copy) == str(info.value)
