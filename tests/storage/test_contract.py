@@ -442,3 +442,30 @@ def test_an_expiry_per_call(counting: Callable[..., tuple[BKRepoStorage, FaultPr
         assert requests.get(short, timeout=10).content == b"e"
         with pytest.raises(ValueError, match="positive"):
             storage.url("e.txt", expire=0)
+
+
+@pytest.mark.parametrize("size", [10, 3 * 1024 * 1024], ids=["plain", "block"])
+def test_a_writer_that_takes_the_name_first_is_never_replaced(
+    counting: Callable[..., tuple[BKRepoStorage, FaultProxy]], size: int
+) -> None:
+    storage, proxy = counting(file_overwrite=False, block_upload_threshold=1024 * 1024, block_size=512 * 1024)
+    other = BKRepoStorage(bucket=storage.bucket)  # straight to the server, not through the proxy
+    ours = os.urandom(size)
+    # The name is free when Django checks it; another writer takes it right after.
+    proxy.add_fault(
+        "stall",
+        method="HEAD",
+        path_regex=r"/race\.bin$",
+        seconds=0,
+        action=lambda: other.save("race.bin", ContentFile(b"theirs")),
+    )
+    name = storage.save("race.bin", ContentFile(ours))
+    assert name != "race.bin"
+    assert name.startswith("race_")
+    assert read(storage, "race.bin") == b"theirs"
+    assert read(storage, name) == ours
+    # Our first upload went for the name Django had found free, and bk-repo refused it.
+    if size == 10:
+        assert proxy.count("PUT", r"/race\.bin$") == 1
+    else:
+        assert proxy.count("POST", r"/race\.bin$") == 1
