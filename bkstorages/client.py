@@ -26,7 +26,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import FIRST_EXCEPTION, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from os import PathLike
 from typing import IO, Any
@@ -1007,9 +1007,12 @@ class BKGenericRepoClient:
         ]
         completed = False
         try:
-            hashes = self._upload_parts(key, upload_id, source, parts, deadline)
-            self._verify_parts(key, upload_id, source, parts, hashes, deadline)
+            # Each part, and the steps after them, get a deadline of their own: a large
+            # file on a slow link may take longer than one deadline as long as it moves.
+            hashes = self._upload_parts(key, upload_id, source, parts)
+            self._verify_parts(key, upload_id, source, parts, hashes)
             complete_headers = {"X-BKREPO-UPLOAD-ID": upload_id, "X-BKREPO-OVERWRITE": flag, **(headers or {})}
+            deadline = self.new_deadline()
             try:
                 self.request(
                     "PUT", route, headers=complete_headers, expect_json=True, idempotent=True, deadline=deadline
@@ -1032,8 +1035,9 @@ class BKGenericRepoClient:
         return {"fullPath": "/" + key, "size": source.size, "sha256": source.sha256}
 
     def _upload_parts(
-        self, key: str, upload_id: str, source: UploadSource, parts: list[tuple[int, int, int]], deadline: Deadline
+        self, key: str, upload_id: str, source: UploadSource, parts: list[tuple[int, int, int]]
     ) -> dict[int, str]:
+        """Send parts in parallel (each with its own deadline); the first failure cancels the rest."""
         route = self.generic_route(key)
 
         def send(part: tuple[int, int, int]) -> tuple[int, str]:
@@ -1057,23 +1061,22 @@ class BKGenericRepoClient:
                 body=make_body,
                 expect_json=True,
                 idempotent=True,
-                deadline=deadline,
+                deadline=self.new_deadline(),
             )
             return number, bodies[-1].hasher.hexdigest()
 
         pool = self._pool()
         futures: list[Future[tuple[int, str]]] = [pool.submit(send, part) for part in parts]
-        hashes: dict[int, str] = {}
-        error: BaseException | None = None
-        for future in futures:
-            try:
-                number, digest = future.result()
-                hashes[number] = digest
-            except BaseException as exc:  # keep collecting so no part is still running on return
-                error = error or exc
-        if error is not None:
+        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        failures = [future.exception() for future in done if future.exception() is not None]
+        if failures:
+            for future in pending:
+                future.cancel()
+            wait(pending)  # parts already on their way finish (or fail) before the abort
+            error = failures[0]
+            assert error is not None
             raise error
-        return hashes
+        return dict(future.result() for future in futures)
 
     def _verify_parts(
         self,
@@ -1082,7 +1085,6 @@ class BKGenericRepoClient:
         source: UploadSource,
         parts: list[tuple[int, int, int]],
         hashes: dict[int, str],
-        deadline: Deadline,
     ) -> None:
         """Compare the server's list of parts with what was sent; resend a part that differs, once."""
         answer = self.request(
@@ -1090,7 +1092,7 @@ class BKGenericRepoClient:
             self.block_route(key),
             headers={"X-BKREPO-UPLOAD-ID": upload_id},
             expect_json=True,
-            deadline=deadline,
+            deadline=self.new_deadline(),
         )
         listed = {int(item["sequence"]): item for item in (answer.data or [])}
         bad = [
@@ -1103,13 +1105,13 @@ class BKGenericRepoClient:
         if not bad:
             return
         logger.warning("resending %d block part(s) of %s that the server holds differently", len(bad), key)
-        hashes.update(self._upload_parts(key, upload_id, source, bad, deadline))
+        hashes.update(self._upload_parts(key, upload_id, source, bad))
         answer = self.request(
             "GET",
             self.block_route(key),
             headers={"X-BKREPO-UPLOAD-ID": upload_id},
             expect_json=True,
-            deadline=deadline,
+            deadline=self.new_deadline(),
         )
         listed = {int(item["sequence"]): item for item in (answer.data or [])}
         for number, _offset, length in parts:
