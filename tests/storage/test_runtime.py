@@ -65,3 +65,20 @@ def test_a_forked_child_gets_its_own_session(bkrepo_settings: Any) -> None:
     assert status == 0
     assert storage.client.session is parent_session
     assert storage.exists("fork.txt")
+
+
+def test_times_are_right_when_the_server_lives_in_another_zone() -> None:
+    from bkstorages_contrib.testing import DevServer
+
+    with DevServer(time_zone="Asia/Shanghai") as server:
+        storage = BKRepoPrivateStorage(
+            endpoint_url=server.endpoint_url,
+            project=server.project,
+            bucket=server.private_bucket,
+            username=server.username,
+            password=server.password,
+        )
+        before = datetime.datetime.now(UTC) - datetime.timedelta(seconds=5)
+        storage.save("zoned.txt", ContentFile(b"z"))
+        modified = storage.get_modified_time("zoned.txt")
+        assert before <= modified <= datetime.datetime.now(UTC) + datetime.timedelta(seconds=5)
