@@ -19,7 +19,7 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import IO, Any
 
-from django.core.exceptions import SuspiciousFileOperation
+from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
 from django.core.files.storage import Storage
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
@@ -132,8 +132,6 @@ class RemoteStorage(_DeconstructibleStorage):
         try:
             self.location = clean_name(location)
         except SuspiciousFileOperation as error:
-            from django.core.exceptions import ImproperlyConfigured
-
             raise ImproperlyConfigured(f"BKREPO_LOCATION is not a valid location: {error}") from None
         self.file_overwrite = file_overwrite
         self.url_expire_seconds = url_expire_seconds
@@ -162,10 +160,6 @@ class RemoteStorage(_DeconstructibleStorage):
     def key(self, name: Any, *, allow_root: bool = False) -> str:
         """The bucket key of a storage name (checked; raises SuspiciousFileOperation)."""
         return self._key(self._relative(name, allow_root=allow_root))
-
-    def get_valid_name(self, name: str) -> str:
-        # Django's default keeps letters (Unicode too), digits, '-', '_' and '.'.
-        return super().get_valid_name(name)
 
     def generate_filename(self, filename: str | os.PathLike[str]) -> str:
         """Like Django's, with POSIX paths on every OS (and the same traversal check)."""
