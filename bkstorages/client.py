@@ -1148,6 +1148,7 @@ class BKGenericRepoClient:
                 "includeFolder": "true",
                 "includeMetadata": "false",
                 "deep": "false",
+                # Without an order, MongoDB's natural order may shift between pages.
                 "sort": "true",
             },
             expect_json=True,

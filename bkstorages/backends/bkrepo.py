@@ -112,7 +112,9 @@ class BKRepoStorage(RemoteStorage):
             max_memory_size=values["max_memory_size"],
             url_cache_alias=values["url_cache_alias"],
             url_cache_size=values["url_cache_size"],
-            url_cache_namespace=f"{self.endpoint_url}\0{self.project}\0{self.bucket}\0{values['url_preview']}",
+            url_cache_namespace="\0".join(
+                [self.endpoint_url, self.project, self.bucket, str(values["url_preview"]), str(self.temporary_url_host)]
+            ),
             time_zone=values["time_zone"],
         )
         self.client = BKGenericRepoClient(
