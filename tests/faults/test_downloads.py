@@ -236,3 +236,17 @@ def test_listing_is_retried_after_broken_answers(
     fault_proxy.add_fault("html", method="GET", path_regex=routes.listing(), status=502)
     assert make_storage().listdir("dir") == ([], ["a.txt", "b.txt"])
     assert fault_proxy.count("GET", routes.listing()) == 4
+
+
+def test_a_trickling_listing_fails_within_the_deadline(
+    make_storage: Callable[..., Any], fault_proxy: FaultProxy, bucket: Bucket, routes: Routes
+) -> None:
+    for i in range(20):
+        bucket.put(f"dir/file-{i:02}.txt", b"x")
+    fault_proxy.add_fault("trickle", method="GET", path_regex=routes.listing(), chunk=32, interval=0.02)
+    started = time.monotonic()
+    # Each read gets bytes well within the read timeout, but the whole answer
+    # takes several seconds: only the operation's deadline can stop it.
+    with pytest.raises(DeadlineExceededError):
+        make_storage().listdir("dir")
+    assert time.monotonic() - started < DEADLINE + DEADLINE_MARGIN
