@@ -803,27 +803,29 @@ class BKGenericRepoClient:
         """Read a whole (small) answer as it arrives, within the deadline; keep it on the response."""
         pieces: list[bytes] = []
         # Also for HEAD: reading the (empty) body ends the exchange cleanly.
-        try:
-            while True:
-                if deadline.expired():
-                    response.close()
-                    raise DeadlineExceededError(
-                        f"the answer came too slowly for the deadline ({deadline.seconds}s)",
-                        method=method,
-                        path=path,
-                        status=response.status_code,
-                    )
+        while True:
+            # Checked between reads, outside the try below: DeadlineExceededError is
+            # a TimeoutError (an OSError) and must not pass for a broken connection.
+            if deadline.expired():
+                response.close()
+                raise DeadlineExceededError(
+                    f"the answer came too slowly for the deadline ({deadline.seconds}s)",
+                    method=method,
+                    path=path,
+                    status=response.status_code,
+                )
+            try:
                 data = response.raw.read1(64 * 1024, decode_content=True)
-                if not data:
-                    break
-                pieces.append(data)
-        except (urllib3.exceptions.HTTPError, OSError) as error:
-            response.close()
-            broken = ConnectionFailedError(
-                "the answer broke off", method=method, path=path, status=response.status_code
-            )
-            broken.__cause__ = error
-            raise _Retry(broken) from error
+            except (urllib3.exceptions.HTTPError, OSError) as error:
+                response.close()
+                broken = ConnectionFailedError(
+                    "the answer broke off", method=method, path=path, status=response.status_code
+                )
+                broken.__cause__ = error
+                raise _Retry(broken) from error
+            if not data:
+                break
+            pieces.append(data)
         body = b"".join(pieces)
         response._content = body
         response._content_consumed = True  # type: ignore[attr-defined]
