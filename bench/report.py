@@ -307,7 +307,10 @@ def chart(rows: list[Row], path: Path, title: str) -> str | None:
 
     width = 0.2
     clients = ["ours", "anchor", "curl", "requests"]
-    for index, client in enumerate(clients):
+    if not any(row.value(client) for row in transfer_rows for client in clients):
+        transfer_rows = []
+        left.text(0.5, 0.5, "no transfers measured", ha="center", va="center", transform=left.transAxes)
+    for index, client in enumerate(clients if transfer_rows else []):
         xs, heights = [], []
         for position, row in enumerate(transfer_rows):
             value = row.value(client)
@@ -316,11 +319,12 @@ def chart(rows: list[Row], path: Path, title: str) -> str | None:
                 heights.append(value)
         bars = left.bar(xs, heights, width, label=CLIENT_TITLES[client], color=colours[client])
         left.bar_label(bars, labels=[f"{h:,.0f}" for h in heights], fontsize=6, rotation=90, padding=2)
-    left.set_yscale("log")
+    if transfer_rows:
+        left.set_yscale("log")
+        left.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=4, fontsize=8)
     left.set_xticks(range(len(transfer_rows)), [row.title for row in transfer_rows], rotation=20, ha="right")
     left.set_ylabel("MB/s (log scale, higher is better)")
     left.set_title("Transfer throughput")
-    left.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=4, fontsize=8)
     left.grid(axis="y", which="both", alpha=0.3)
 
     labels, ratios, bar_colours = [], [], []

@@ -600,16 +600,19 @@ def main(argv: list[str] | None = None) -> int:
         "anchor_read_budget": profile.anchor_read_budget,
         "anchor_url_budget": profile.anchor_url_budget,
     }
-    table = report.summarise(bench.workloads(), bench.results)
-    chart_note = report.chart(table, chart, title=f"bkstorages benchmarks ({profile.name} run, {meta['date']})")
-    if chart_note:
-        notes.append(chart_note.capitalize() + ".")
-    out.write_text(report.markdown(meta, table, bench.checks, notes), encoding="utf-8")
     if args.json:
         args.json.write_text(
             json.dumps({"meta": meta, "results": bench.results, "checks": bench.checks, "notes": notes}, indent=1),
             encoding="utf-8",
         )
+    table = report.summarise(bench.workloads(), bench.results)
+    try:
+        chart_note = report.chart(table, chart, title=f"bkstorages benchmarks ({profile.name} run, {meta['date']})")
+    except Exception as error:  # a broken chart must not lose the figures
+        chart_note = f"chart failed: {type(error).__name__}: {error}"
+    if chart_note:
+        notes.append(chart_note[0].upper() + chart_note[1:] + ".")
+    out.write_text(report.markdown(meta, table, bench.checks, notes), encoding="utf-8")
     print(f"wrote {out}" + (f" and {chart}" if chart_note is None else f" ({chart_note})"))
     print(f"total time {elapsed:.0f}s")
     return 0

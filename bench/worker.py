@@ -207,6 +207,8 @@ def task_download(client: Any, params: dict[str, Any]) -> dict[str, Any]:
     names: list[str] = params["names"]
     expected = params["size"]
     total = 0
+    # One storage object for the whole task, as a Django site has (default_storage).
+    storage: Any = None if isinstance(client, RequestsClient) else client.storage()
     with open(os.devnull, "wb") as sink:
         started = time.perf_counter()
         for name in names:
@@ -214,7 +216,7 @@ def task_download(client: Any, params: dict[str, Any]) -> dict[str, Any]:
                 got = client.download(name, sink)
             else:
                 got = 0
-                with client.storage().open(name, "rb") as remote:
+                with storage.open(name, "rb") as remote:
                     for chunk in remote.chunks():
                         sink.write(chunk)
                         got += len(chunk)
@@ -257,6 +259,7 @@ def task_random_read(client: Any, params: dict[str, Any]) -> dict[str, Any]:
     length = params["length"]
     budget = params.get("budget_seconds")
     latencies: list[float] = []
+    storage: Any = None if isinstance(client, RequestsClient) else client.storage()
     with open(params["source"], "rb") as source, ByteCounter() as counter:
         started = time.perf_counter()
         for offset in offsets:
@@ -264,7 +267,7 @@ def task_random_read(client: Any, params: dict[str, Any]) -> dict[str, Any]:
             if isinstance(client, RequestsClient):
                 data = client.read_range(name, offset, length)
             else:
-                with client.storage().open(name, "rb") as remote:
+                with storage.open(name, "rb") as remote:
                     remote.seek(offset)
                     data = remote.read(length)
             latencies.append(time.perf_counter() - t0)
