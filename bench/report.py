@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import statistics
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -321,6 +322,8 @@ def chart(rows: list[Row], path: Path, title: str) -> str | None:
         left.bar_label(bars, labels=[f"{h:,.0f}" for h in heights], fontsize=6, rotation=90, padding=2)
     if transfer_rows:
         left.set_yscale("log")
+        top = max(row.value(client) or 0 for row in transfer_rows for client in clients)
+        left.set_ylim(top=top * 3)
         left.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), ncols=4, fontsize=8)
     left.set_xticks(range(len(transfer_rows)), [row.title for row in transfer_rows], rotation=20, ha="right")
     left.set_ylabel("MB/s (log scale, higher is better)")
@@ -332,9 +335,12 @@ def chart(rows: list[Row], path: Path, title: str) -> str | None:
         ratio = row.speedup("ours", "anchor")
         if ratio is None:
             continue
-        labels.append(row.title)
+        labels.append(textwrap.fill(row.title, 34))
         ratios.append(ratio)
-        bar_colours.append(colours["ours"] if ratio >= 1 else colours["anchor"])
+        if 0.9 <= ratio <= 1.1:
+            bar_colours.append("#999999")  # about the same
+        else:
+            bar_colours.append(colours["ours"] if ratio > 1 else colours["anchor"])
     if ratios:
         bars = right.barh(range(len(ratios)), ratios, color=bar_colours)
         right.bar_label(bars, labels=[f"{r:,.1f}x" for r in ratios], fontsize=7, padding=2)
@@ -346,7 +352,7 @@ def chart(rows: list[Row], path: Path, title: str) -> str | None:
     else:
         right.text(0.5, 0.5, "no figure for both ours and 3.1.0", ha="center", va="center", transform=right.transAxes)
     right.set_title("How many times faster ours is than bkstorages 3.1.0")
-    right.set_xlabel("speed-up (log scale; left of the line = slower)")
+    right.set_xlabel("speed-up (log scale; left of the line = slower, grey = within 10%)")
     right.grid(axis="x", which="both", alpha=0.3)
 
     figure_.suptitle(title)
