@@ -31,6 +31,7 @@ from django.core.files.base import ContentFile
 from django.core.files.storage import Storage, default_storage, storages
 from django.test import override_settings
 from django.utils.module_loading import import_string
+from docutils.core import publish_doctree
 
 from bkstorages.backends.bkrepo import BKRepoPrivateStorage, BKRepoPublicStorage, BKRepoStorage
 from bkstorages_contrib.staticfiles import BKRepoManifestStaticStorage
@@ -82,6 +83,16 @@ def test_every_code_block_is_one_we_run() -> None:
         if line.rstrip().endswith("::") and ".. " not in line
     ]
     assert literal == []
+
+
+def test_the_readme_renders_without_warnings() -> None:
+    """PyPI shows README.rst as the long description; docutils must accept every line of it."""
+    warnings = io.StringIO()
+    publish_doctree(
+        README.read_text(encoding="utf-8"),
+        settings_overrides={"report_level": 2, "halt_level": 5, "warning_stream": warnings},
+    )
+    assert warnings.getvalue() == ""
 
 
 # --- console blocks ---------------------------------------------------------
