@@ -188,8 +188,10 @@ class Bench:
         only: set[str] | None = None,
         clients: set[str] | None = None,
         profile_to: Path | None = None,
+        ours_env: dict[str, str] | None = None,
     ) -> None:
         self.profile = profile
+        self.ours_env = ours_env or {}
         self.only = only
         self.clients = clients
         self.profile_to = profile_to
@@ -332,7 +334,8 @@ class Bench:
 
     def run_worker(self, client: str, tasks: list[dict[str, Any]]) -> list[dict[str, Any]]:
         spec_path = self.work_dir / f"spec-{client}.json"
-        spec: dict[str, Any] = {"client": client, "env": self.env, "tasks": tasks}
+        spec_env = {**self.env, **self.ours_env} if client == "ours" else self.env
+        spec: dict[str, Any] = {"client": client, "env": spec_env, "tasks": tasks}
         if self.profile_to is not None and client != "anchor":
             spec["profile_to"] = str(self.profile_to)
         spec_path.write_text(json.dumps(spec), encoding="utf-8")
@@ -527,7 +530,18 @@ def main(argv: list[str] | None = None) -> int:
         type=Path,
         help="profile every ours/requests task with pyinstrument and write the text reports to this folder",
     )
+    parser.add_argument(
+        "--ours-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra setting for ours only, e.g. BKREPO_BLOCK_UPLOAD_THRESHOLD=4294967296 (what-if runs)",
+    )
     args = parser.parse_args(argv)
+    notes: list[str] = []
+    ours_env = dict(item.split("=", 1) for item in args.ours_env)
+    if ours_env:
+        notes.append("ours ran with " + ", ".join(f"`{k}={v}`" for k, v in ours_env.items()) + ".")
     only = set(args.only.split(",")) if args.only else None
     clients = set(args.clients.split(",")) if args.clients else None
     if args.profile_to:
@@ -545,7 +559,6 @@ def main(argv: list[str] | None = None) -> int:
         print("curl is missing: install it (apt-get install curl) and run again", file=sys.stderr)
         return 2
 
-    notes: list[str] = []
     anchor_version: str | None = None
     if args.no_anchor:
         notes.append("bkstorages 3.1.0 was left out (--no-anchor).")
@@ -572,6 +585,7 @@ def main(argv: list[str] | None = None) -> int:
                 only=only,
                 clients=clients,
                 profile_to=args.profile_to,
+                ours_env=ours_env,
             )
             bench.say(f"{profile.name} run against {server.endpoint_url}, data in {work_dir}")
             bench.seed()
@@ -592,9 +606,9 @@ def main(argv: list[str] | None = None) -> int:
         "python": platform.python_version(),
         "cpu": f"{os.cpu_count()} x {cpu_model()}",
         "anchor_version": anchor_version,
-        "curl": subprocess.run(["curl", "--version"], capture_output=True, text=True, check=False).stdout.split("\n")[
-            0
-        ],
+        "curl": " ".join(
+            subprocess.run(["curl", "--version"], capture_output=True, text=True, check=False).stdout.split()[:2]
+        ),
         "elapsed_seconds": elapsed,
         "server_peak_rss_kib": server_rss,
         "anchor_read_budget": profile.anchor_read_budget,
