@@ -26,7 +26,7 @@ class Upload(models.Model):
         ordering = ["-uploaded_at", "-id"]
 
     def __str__(self) -> str:
-        return self.title or self.file.name
+        return self.title or self.file.name or ""
 
 
 class Photo(models.Model):
@@ -49,7 +49,7 @@ class Photo(models.Model):
         ordering = ["-uploaded_at", "-id"]
 
     def __str__(self) -> str:
-        return self.title or self.image.name
+        return self.title or self.image.name or ""
 
 
 class Document(models.Model):
@@ -64,4 +64,4 @@ class Document(models.Model):
         ordering = ["-uploaded_at", "-id"]
 
     def __str__(self) -> str:
-        return self.title or self.file.name
+        return self.title or self.file.name or ""
