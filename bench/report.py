@@ -22,6 +22,7 @@ class Cell:
     ops: int = 0
     rss_kib: int | None = None
     received_per_op: float | None = None
+    cpu_ms_per_op: float | None = None
     errors: list[str] = dataclasses.field(default_factory=list)
 
 
@@ -77,6 +78,8 @@ def summarise(workloads: list[Any], results: dict[str, dict[str, list[dict[str, 
                     cell.rss_kib = max(cell.rss_kib or 0, int(rss))
                 if run.get("received_per_op") is not None:
                     cell.received_per_op = float(run["received_per_op"])
+            cpu = [1000 * run["cpu_seconds"] / run["ops"] for run in runs if run.get("cpu_seconds") and run.get("ops")]
+            cell.cpu_ms_per_op = statistics.median(cpu) if cpu else None
             cell.repeats = len(values)
             cell.value = statistics.median(values) if values else None
             cells[client] = cell
@@ -160,6 +163,14 @@ def ratio_text(ratio: float | None) -> str:
     return "—" if ratio is None else f"{ratio:.2f}x"
 
 
+def cpu_text(row: Row) -> str:
+    texts = []
+    for client in ("ours", "anchor", "requests"):
+        cell = row.cells.get(client)
+        texts.append("—" if cell is None or cell.cpu_ms_per_op is None else f"{cell.cpu_ms_per_op:.3g}")
+    return " / ".join(texts)
+
+
 def rss_text(row: Row, client: str) -> str:
     cell = row.cells.get(client)
     if cell is None or cell.rss_kib is None:
@@ -220,8 +231,11 @@ def markdown(meta: dict[str, Any], rows: list[Row], checks: dict[str, dict[str, 
         "ops/s: calls per second (higher is better); ms and s: time per call (lower is better). "
         "“ours vs 3.1.0” is how many times faster ours is.",
         "",
-        "| Workload | unit | ours | 3.1.0 | requests | ours vs 3.1.0 | calls timed (ours / 3.1.0) |",
-        "| --- | --- | ---: | ---: | ---: | ---: | --- |",
+        "Client CPU: the client process's own CPU time per call (all its threads), in ms.",
+        "",
+        "| Workload | unit | ours | 3.1.0 | requests | ours vs 3.1.0 | calls timed (ours / 3.1.0) "
+        "| client CPU ms/call (ours / 3.1.0 / requests) |",
+        "| --- | --- | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     for row in rows:
         if row.measure == "MB/s":
@@ -230,7 +244,7 @@ def markdown(meta: dict[str, Any], rows: list[Row], checks: dict[str, dict[str, 
         lines.append(
             f"| {row.title} | {row.measure} | "
             + " | ".join(cell_text(row, client, problems) for client in ("ours", "anchor", "requests"))
-            + f" | {ratio_text(row.speedup('ours', 'anchor'))} | {counts} |"
+            + f" | {ratio_text(row.speedup('ours', 'anchor'))} | {counts} | {cpu_text(row)} |"
         )
     lines.append("")
 

@@ -515,9 +515,12 @@ def run(spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for task in spec["tasks"]:
         result: dict[str, Any] = {"id": task["id"]}
         baseline = reset_peak_rss()
+        cpu_started = time.process_time()
         try:
             with profiled(profile_path(spec, task)):
                 result.update(TASKS[task["kind"]](client, task["params"]))
+            # The client's own CPU time for the task (all threads), set-up included.
+            result["cpu_seconds"] = time.process_time() - cpu_started
         except Exception as exc:
             result["error"] = f"{type(exc).__name__}: {str(exc)[:300]}"
             result["traceback"] = traceback.format_exc()[-2000:]
