@@ -294,6 +294,7 @@ def markdown(meta: dict[str, Any], rows: list[Row], checks: dict[str, dict[str, 
             f"- The dev server's peak RSS over the whole run: {meta['server_peak_rss_kib'] / MIB_KIB:.0f} MiB."
         )
     lines += [f"- {note}" for note in notes]
+    lines.append("- Why targets are missed (profiles, causes, what to change): `bench/findings.md`.")
     lines.append(
         "- Reproduce with `make bench` (full) or `make bench-smoke`; raw figures with "
         "`python bench/run.py --json FILE`."
