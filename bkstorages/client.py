@@ -1089,6 +1089,19 @@ class BKGenericRepoClient:
         hashes: dict[int, str],
     ) -> None:
         """Compare the server's list of parts with what was sent; resend a part that differs, once."""
+        bad = self._parts_held_differently(key, upload_id, parts, hashes)
+        if not bad:
+            return
+        logger.warning("resending %d block part(s) of %s that the server holds differently", len(bad), key)
+        hashes.update(self._upload_parts(key, upload_id, source, bad))
+        still_bad = self._parts_held_differently(key, upload_id, parts, hashes)
+        if still_bad:
+            raise IntegrityError(f"block part {still_bad[0][0]} was not stored correctly", path=self.block_route(key))
+
+    def _parts_held_differently(
+        self, key: str, upload_id: str, parts: list[tuple[int, int, int]], hashes: dict[int, str]
+    ) -> list[tuple[int, int, int]]:
+        """The parts that the server's part list is missing or holds with another size or sha256."""
         answer = self.request(
             "GET",
             self.block_route(key),
@@ -1097,33 +1110,13 @@ class BKGenericRepoClient:
             deadline=self.new_deadline(),
         )
         listed = {int(item["sequence"]): item for item in (answer.data or [])}
-        bad = [
+        return [
             part
             for part in parts
             if part[0] not in listed
             or int(listed[part[0]].get("size", -1)) != part[2]
             or str(listed[part[0]].get("sha256", "")).lower() != hashes[part[0]]
         ]
-        if not bad:
-            return
-        logger.warning("resending %d block part(s) of %s that the server holds differently", len(bad), key)
-        hashes.update(self._upload_parts(key, upload_id, source, bad))
-        answer = self.request(
-            "GET",
-            self.block_route(key),
-            headers={"X-BKREPO-UPLOAD-ID": upload_id},
-            expect_json=True,
-            deadline=self.new_deadline(),
-        )
-        listed = {int(item["sequence"]): item for item in (answer.data or [])}
-        for number, _offset, length in parts:
-            item = listed.get(number)
-            if (
-                item is None
-                or int(item.get("size", -1)) != length
-                or str(item.get("sha256", "")).lower() != hashes[number]
-            ):
-                raise IntegrityError(f"block part {number} was not stored correctly", path=self.block_route(key))
 
     def _abort_block_upload(self, route: str, upload_id: str) -> None:
         try:
