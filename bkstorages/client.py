@@ -82,7 +82,7 @@ DEFAULTS: dict[str, Any] = {
     "max_retries": 3,
     "backoff": 0.2,
     "backoff_max": 5.0,
-    "block_upload_threshold": 64 * MiB,
+    "block_upload_threshold": 1024 * MiB,
     "block_size": 16 * MiB,
     "block_upload_workers": 4,
     "list_page_size": 1000,
@@ -892,8 +892,12 @@ class BKGenericRepoClient:
         Large sources (above ``block_upload_threshold``) use block upload.
         With ``overwrite=False`` an existing node raises ObjectAlreadyExists.
         The stored sha256 is checked against the bytes sent.
+        A single PUT larger than one block gets one deadline per block's worth
+        of bytes, so it may move as slowly as a block upload may.
         """
-        deadline = deadline or self.new_deadline()
+        if deadline is None:
+            blocks = max(1, -(-source.size // self.block_size))
+            deadline = Deadline(None if self.deadline is None else self.deadline * blocks)
         if source.size > self.block_upload_threshold:
             return self._block_upload(key, source, overwrite=overwrite, headers=headers, deadline=deadline)
         request_headers = {"X-BKREPO-OVERWRITE": "true" if overwrite else "false", **(headers or {})}

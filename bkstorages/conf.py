@@ -136,7 +136,7 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "block_upload_threshold",
         "BKREPO_BLOCK_UPLOAD_THRESHOLD",
-        64 * MiB,
+        1024 * MiB,
         "int",
         "files larger than this many bytes use block upload",
     ),
