@@ -79,7 +79,12 @@ CREATE TABLE IF NOT EXISTS nodes (
     modified_ms INTEGER NOT NULL,
     UNIQUE (project, repo, full_path)
 );
-CREATE INDEX IF NOT EXISTS nodes_parent ON nodes (project, repo, parent);
+-- Children of a folder in listing order (folders first, then by path), so a
+-- sorted node page reads the index in order instead of sorting every child.
+-- It also serves plain lookups by parent, so the older index on
+-- (project, repo, parent) is dropped from data dirs made before it.
+CREATE INDEX IF NOT EXISTS nodes_parent_sorted ON nodes (project, repo, parent, folder DESC, full_path);
+DROP INDEX IF EXISTS nodes_parent;
 CREATE INDEX IF NOT EXISTS nodes_sha256 ON nodes (sha256);
 CREATE TABLE IF NOT EXISTS tokens (
     token TEXT PRIMARY KEY,
