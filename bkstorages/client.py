@@ -13,12 +13,14 @@ does the cleaning.
 
 from __future__ import annotations
 
+import contextlib
 import email.utils
 import hashlib
 import io
 import json
 import logging
 import os
+import queue
 import random
 import re
 import shutil
@@ -61,6 +63,9 @@ logger = logging.getLogger(__name__)
 
 MiB = 1024 * 1024
 CHUNK_SIZE = MiB  # unit of streaming, both directions
+READAHEAD = 64 * 1024  # first window of a bounded (random access) read
+READAHEAD_MAX = 16 * MiB  # the window doubles on sequential reads up to this
+BACKGROUND_HASH_MIN = 8 * MiB  # downloads this large are hashed in a worker thread
 
 # bk-repo error codes this client acts on (see the protocol notes in the docs).
 CODE_NODE_NOT_FOUND = 251010
@@ -366,6 +371,55 @@ class _StreamBody:
 # --------------------------------------------------------------------------
 
 
+class _DownloadHash:
+    """sha256 of a download, computed in a worker thread for large objects.
+
+    hashlib releases the GIL on large buffers, so hashing one piece overlaps
+    reading the next from the socket. The queue is small and bounded, so at
+    most a few pieces wait in memory. Small objects are hashed inline.
+    """
+
+    def __init__(self) -> None:
+        self._hasher = hashlib.sha256()
+        self._queue: queue.Queue[bytes | None] | None = None
+        self._thread: threading.Thread | None = None
+
+    def start_background(self) -> None:
+        if self._thread is None:
+            self._queue = queue.Queue(maxsize=4)
+            self._thread = threading.Thread(target=self._work, name="bkstorages-sha256", daemon=True)
+            self._thread.start()
+
+    def _work(self) -> None:
+        assert self._queue is not None
+        while True:
+            data = self._queue.get()
+            if data is None:
+                return
+            self._hasher.update(data)
+
+    def update(self, data: bytes) -> None:
+        if self._queue is not None:
+            self._queue.put(data)
+        else:
+            self._hasher.update(data)
+
+    def _stop(self) -> None:
+        thread, self._thread = self._thread, None
+        if thread is not None:
+            assert self._queue is not None
+            self._queue.put(None)
+            thread.join()
+            self._queue = None
+
+    def hexdigest(self) -> str:
+        self._stop()
+        return self._hasher.hexdigest()
+
+    def close(self) -> None:
+        self._stop()
+
+
 class ObjectReader:
     """Reads one object from ``start`` with a streaming, ranged GET.
 
@@ -385,16 +439,30 @@ class ObjectReader:
         self.total: int | None = None
         self.etag: str | None = None
         self._response: requests.Response | None = None
-        self._hasher = hashlib.sha256() if start == 0 else None
+        self._hasher = _DownloadHash() if start == 0 else None
         self._eof = False
         self._checked = False
+        # When set, each GET asks for a bounded range (at least this many bytes,
+        # doubling on sequential reads) and reads it to the end, so the
+        # connection goes back to the pool; otherwise one open-ended range.
+        self.readahead: int | None = None
+        self._range_end: int | None = None  # end (exclusive) of the open response's range
 
-    def _open(self, deadline: Deadline) -> None:
+    def _open(self, deadline: Deadline, wanted: int) -> None:
+        if self.readahead:
+            length = max(wanted, self.readahead)
+            self.readahead = min(self.readahead * 2, READAHEAD_MAX)
+            last = self.position + length - 1
+            if self.total is not None:
+                last = min(last, self.total - 1)
+            byte_range = f"bytes={self.position}-{last}"
+        else:
+            byte_range = f"bytes={self.position}-"
         try:
             answer = self.client.request(
                 "GET",
                 self.client.generic_route(self.key),
-                headers={"Range": f"bytes={self.position}-"},
+                headers={"Range": byte_range},
                 stream=True,
                 deadline=deadline,
             )
@@ -417,6 +485,16 @@ class ObjectReader:
         self.etag = etag
         if total is not None:
             self.total = total
+        self._range_end = (
+            _parse_range_end(response.headers.get("Content-Range")) if response.status_code == 206 else None
+        )
+        if (
+            self._hasher is not None
+            and self.readahead is None
+            and self.total is not None
+            and self.total - self.position >= BACKGROUND_HASH_MIN
+        ):
+            self._hasher.start_background()
         self._response = response
 
     def read(self, size: int = -1, deadline: Deadline | None = None) -> bytes:
@@ -443,16 +521,22 @@ class ObjectReader:
                     path=self.client.generic_route(self.key),
                 )
             if self._response is None:
-                self._open(deadline)
+                self._open(deadline, wanted)
                 if self._eof or self._response is None:
                     break
             if self.total is not None and self.position >= self.total:
                 self._finish()
                 break
+            amount = min(wanted, CHUNK_SIZE)
+            if self._range_end is not None:
+                if self.position >= self._range_end:
+                    self._release()
+                    continue
+                amount = min(amount, self._range_end - self.position)
             failure: BaseException | None = None
             try:
                 # read1: return what has arrived, so a trickling body cannot outlast the deadline.
-                data = self._response.raw.read1(min(wanted, CHUNK_SIZE))
+                data = self._response.raw.read1(amount)
             except (urllib3.exceptions.HTTPError, requests.RequestException, OSError) as error:
                 data = b""
                 failure = error
@@ -482,7 +566,7 @@ class ObjectReader:
 
     def _finish(self) -> None:
         self._eof = True
-        self._drop()
+        self._release()  # the body was read to its end: keep the connection
         if self._hasher is not None and not self._checked:
             self._checked = True
             if self.total is not None and self.position != self.total:
@@ -494,19 +578,46 @@ class ObjectReader:
                     "the downloaded bytes do not match the object's sha256", path=self.client.generic_route(self.key)
                 )
 
+    def _release(self) -> None:
+        """End a response whose body was read in full, keeping its connection."""
+        self._range_end = None
+        response, self._response = self._response, None
+        if response is None:
+            return
+        # Reading the (empty) rest lets urllib3 return the connection to the pool.
+        with contextlib.suppress(urllib3.exceptions.HTTPError, OSError):
+            response.raw.read(decode_content=False)
+        response.close()
+
     def _drop(self) -> None:
+        self._range_end = None
         response, self._response = self._response, None
         if response is not None:
             response.close()
 
     def close(self) -> None:
         self._drop()
+        if self._hasher is not None:
+            self._hasher.close()
+
+    def __del__(self) -> None:
+        hasher = getattr(self, "_hasher", None)
+        if hasher is not None:
+            hasher.close()  # never leave a hashing thread waiting
 
     def __enter__(self) -> ObjectReader:
         return self
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _parse_range_end(content_range: str | None) -> int | None:
+    """The end (exclusive) of the range a 206 answer carries, if it says."""
+    match = CONTENT_RANGE_RE.match((content_range or "").strip())
+    if not match or int(match.group(2)) < 0:
+        return None
+    return int(match.group(2)) + 1
 
 
 def _parse_total(content_range: str | None) -> int | None:

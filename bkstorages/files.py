@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 __all__ = ["RemoteFile"]
 
 MiB = 1024 * 1024
+READAHEAD = 64 * 1024  # first window of reads that do not start a whole read
 
 
 class Reader(Protocol):
@@ -37,6 +38,7 @@ class Reader(Protocol):
     position: int
     total: int | None
     etag: str | None
+    readahead: int | None
 
     def read(self, size: int = -1) -> bytes: ...
 
@@ -90,7 +92,7 @@ class RemoteReadStream(io.RawIOBase):
         view = memoryview(buffer).cast("B")
         if not len(view):
             return 0
-        reader = self._reader_here()
+        reader = self._reader_here(bounded=True)
         data = reader.read(len(view))
         self._etag = self._etag or reader.etag
         if self._size is None and reader.total is not None:
@@ -100,13 +102,29 @@ class RemoteReadStream(io.RawIOBase):
         self._position += count
         return count
 
-    def _reader_here(self) -> Reader:
+    def _reader_here(self, *, bounded: bool = False) -> Reader:
+        """The reader at the current position; a new one asks for bounded ranges if ``bounded``."""
         if self._reader is None or self._reader.position != self._position:
             self._drop_reader()
             reader = self._storage.open_reader(self._name, self._position)
             reader.etag = self._etag
+            if bounded:
+                reader.readahead = READAHEAD
             self._reader = reader
         return self._reader
+
+    def iter_chunks(self, chunk_size: int) -> Iterator[bytes]:
+        """The rest of the object in chunks of up to ``chunk_size`` bytes, with no extra copy."""
+        while True:
+            reader = self._reader_here()
+            data = reader.read(chunk_size)
+            self._etag = self._etag or reader.etag
+            if self._size is None and reader.total is not None:
+                self._size = reader.total
+            if not data:
+                return
+            self._position += len(data)
+            yield data
 
     def readall(self) -> bytes:
         """The rest of the object, as one operation (one deadline)."""
@@ -271,6 +289,17 @@ class RemoteFile(File):
     def __iter__(self) -> Iterator[Any]:
         self._check_readable()
         return iter(self.file)
+
+    def chunks(self, chunk_size: int | None = None) -> Iterator[bytes]:
+        """The whole file in chunks; binary reads stream straight from the object."""
+        if self.writable_mode or self._text:
+            yield from super().chunks(chunk_size)
+            return
+        self._get_file()
+        assert self._binary is not None
+        assert self._raw is not None
+        self._binary.seek(0)  # empties the buffer, so the raw stream is where the file is
+        yield from self._raw.iter_chunks(chunk_size or self.DEFAULT_CHUNK_SIZE)
 
     def readable(self) -> bool:
         return self._kind == "r" or self._plus
