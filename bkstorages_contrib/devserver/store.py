@@ -500,7 +500,10 @@ class Store:
         sha256 = hashlib.sha256()
         md5 = hashlib.md5()  # noqa: S324 - bk-repo's checksum, not security
         size = 0
-        buffers = [memoryview(bytearray(CHUNK_SIZE)), memoryview(bytearray(CHUNK_SIZE))]
+        # Sized by the declared length: a 4 KiB body needs no 4 MiB buffers, and
+        # the second buffer is made only once a body needs more than one.
+        first = CHUNK_SIZE if length is None else min(CHUNK_SIZE, length)
+        buffers = [memoryview(bytearray(first))]
         turn = 0
         pending: list[Future[None]] = []
         flushing: Future[None] | None = None
@@ -509,6 +512,8 @@ class Store:
         try:
             while length is None or size < length:
                 want = CHUNK_SIZE if length is None else min(CHUNK_SIZE, length - size)
+                if turn == len(buffers):
+                    buffers.append(memoryview(bytearray(CHUNK_SIZE)))
                 got = _fill(body, buffers[turn][:want])
                 for future in pending:  # the previous chunk is done before the next one starts
                     future.result()
