@@ -29,6 +29,72 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 #: Unread request bodies up to this size are drained to keep the connection; larger ones close it.
 DRAIN_LIMIT = 64 * 1024 * 1024
 BUFFER_SIZE = 1024 * 1024
+#: Limits of a request head, as in ``http.client``: longer lines or more fields get a 431.
+MAX_LINE = 65536
+MAX_HEADERS = 100
+#: Characters allowed in a field name (RFC 9110 "token").
+TOKEN_CHARS = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+
+
+class HeaderError(Exception):
+    """A request head the server refuses: ``status`` is 400 or 431."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+        self.reason = reason
+
+
+class RequestHeaders:
+    """The header fields of one request: in order, with case-insensitive lookups."""
+
+    __slots__ = ("_fields", "_first")
+
+    def __init__(self, fields: list[tuple[str, str]]) -> None:
+        self._fields = fields
+        self._first: dict[str, str] = {}
+        for name, value in fields:
+            self._first.setdefault(name.lower(), value)
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        """The first value of the field ``name`` (any case), or ``default``."""
+        return self._first.get(name.lower(), default)
+
+    def get_all(self, name: str) -> list[str]:
+        key = name.lower()
+        return [value for field, value in self._fields if field.lower() == key]
+
+    def items(self) -> list[tuple[str, str]]:
+        return list(self._fields)
+
+
+def read_headers(rfile: Any) -> RequestHeaders:
+    """Read header lines up to the empty line; raise ``HeaderError`` for anything malformed.
+
+    Strict on purpose: a line without a colon, a field name that is not a
+    token (so no space before the colon), obsolete line folding and
+    conflicting Content-Length fields are refused rather than guessed at.
+    """
+    fields: list[tuple[str, str]] = []
+    while True:
+        line = rfile.readline(MAX_LINE + 1)
+        if len(line) > MAX_LINE:
+            raise HeaderError(431, "Line too long")
+        if not line.endswith(b"\n"):
+            raise HeaderError(400, "Request head ended early")
+        if line in (b"\r\n", b"\n"):
+            break
+        if len(fields) >= MAX_HEADERS:
+            raise HeaderError(431, "Too many headers")
+        name, colon, value = line.partition(b":")
+        if not colon or not name or not TOKEN_CHARS.issuperset(name):
+            raise HeaderError(400, "Bad header line")
+        fields.append((name.decode("ascii"), value.strip(b" \t\r\n").decode("latin-1")))
+    headers = RequestHeaders(fields)
+    lengths = {value.strip() for value in headers.get_all("Content-Length")}
+    if len(lengths) > 1:
+        raise HeaderError(400, "Conflicting Content-Length")
+    return headers
 
 
 class BodyReader:
@@ -156,6 +222,7 @@ class WSGIRequestHandler(BaseHTTPRequestHandler):
     timeout = 300
     default_request_version = "HTTP/1.0"  # so even garbage gets a status line
     server: DevHTTPServer
+    request_headers: RequestHeaders
 
     def setup(self) -> None:
         super().setup()
@@ -206,6 +273,61 @@ class WSGIRequestHandler(BaseHTTPRequestHandler):
         except (ConnectionError, TimeoutError, BrokenPipeError):
             self.close_connection = True
 
+    def parse_request(self) -> bool:
+        """Parse the request line and the header fields (``self.request_headers``).
+
+        The request line is handled as in ``http.server``; the header fields
+        go through :func:`read_headers` instead of the ``email`` package,
+        which is slow and lenient. Returns False once an error is sent.
+        """
+        self.command = None  # type: ignore[assignment]  # as in http.server, until the line is parsed
+        self.request_version = self.default_request_version
+        self.close_connection = True
+        requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
+        self.requestline = requestline
+        words = requestline.split()
+        if not words:
+            return False
+        if len(words) >= 3:
+            version = words[-1]
+            numbers = version[5:].split(".") if version.startswith("HTTP/") else []
+            if len(numbers) != 2 or not all(n.isdigit() and len(n) <= 10 for n in numbers):
+                self.send_error(400, f"Bad request version ({version!r})")
+                return False
+            version_number = (int(numbers[0]), int(numbers[1]))
+            if version_number >= (2, 0):
+                self.send_error(505, f"Invalid HTTP version ({version[5:]})")
+                return False
+            if version_number >= (1, 1):
+                self.close_connection = False
+            self.request_version = version
+        if not 2 <= len(words) <= 3:
+            self.send_error(400, f"Bad request syntax ({requestline!r})")
+            return False
+        command, path = words[:2]
+        if len(words) == 2:
+            self.close_connection = True
+            if command != "GET":
+                self.send_error(400, f"Bad HTTP/0.9 request type ({command!r})")
+                return False
+        self.command, self.path = command, path
+        if self.path.startswith("//"):  # never let "//host/..." look like another site
+            self.path = "/" + self.path.lstrip("/")
+        try:
+            self.request_headers = read_headers(self.rfile)
+        except HeaderError as error:
+            self.send_error(error.status, error.reason)
+            return False
+        connection = (self.request_headers.get("Connection") or "").lower()
+        if connection == "close":
+            self.close_connection = True
+        elif connection == "keep-alive":
+            self.close_connection = False
+        expect = (self.request_headers.get("Expect") or "").lower()
+        if expect == "100-continue" and self.request_version >= "HTTP/1.1":
+            return self.handle_expect_100()
+        return True
+
     def handle_expect_100(self) -> bool:
         # Like Tomcat: "100 Continue" goes out only when the application reads the
         # body, so a request refused early (node exists, 401, ...) never sends it.
@@ -226,13 +348,14 @@ class WSGIRequestHandler(BaseHTTPRequestHandler):
         target, _, query = self.path.partition("?")
         if "://" in target:  # absolute-form request target
             target = urllib.parse.urlsplit(target).path or "/"
-        headers = self.headers
+        headers = self.request_headers
         transfer = (headers.get("Transfer-Encoding") or "").lower()
         chunked = "chunked" in transfer
         length: int | None = None
-        if not chunked and headers.get("Content-Length") is not None:
+        declared = headers.get("Content-Length")
+        if not chunked and declared is not None:
             try:
-                length = int(headers["Content-Length"])
+                length = int(declared)
             except ValueError:
                 length = -1
             if length < 0:
@@ -260,14 +383,15 @@ class WSGIRequestHandler(BaseHTTPRequestHandler):
             "wsgi.multithread": True,
             "wsgi.multiprocess": False,
             "wsgi.run_once": False,
-            "bkrepo.raw_headers": list(headers.items()),
+            "bkrepo.raw_headers": headers.items(),
         }
         if length is not None:
             environ["CONTENT_LENGTH"] = str(length)
         elif not chunked:
             environ["CONTENT_LENGTH"] = "0"
-        if headers.get("Content-Type"):
-            environ["CONTENT_TYPE"] = headers["Content-Type"]
+        content_type = headers.get("Content-Type")
+        if content_type:
+            environ["CONTENT_TYPE"] = content_type
         for name, value in headers.items():
             key = "HTTP_" + name.upper().replace("-", "_")
             if key in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):

@@ -348,3 +348,69 @@ def test_each_overwrite_is_answered_with_its_own_node(api: Api) -> None:
     for thread in threads:
         thread.join()
     assert mismatches == []
+
+
+@pytest.mark.parametrize(
+    ("line", "status"),
+    [
+        (b"No colon here", 400),
+        (b"Space-Before-Colon : x", 400),
+        (b": no name", 400),
+        (b"Bad\x00Name: x", 400),
+        (b"X-Long: " + b"a" * 70_000, 431),
+    ],
+)
+def test_malformed_header_lines_are_refused(api: Api, line: bytes, status: int) -> None:
+    path = f"/generic/{api.project}/{api.repos.public}/head.txt"
+    reply = raw_request(api, f"GET {path} HTTP/1.1\r\nHost: x\r\n".encode() + line + b"\r\n\r\n")
+    assert reply.startswith(f"HTTP/1.1 {status} ".encode()), reply[:100]
+    assert b'"code"' in reply
+    assert b"Traceback" not in reply
+
+
+def test_folded_header_lines_are_refused(api: Api) -> None:
+    path = f"/generic/{api.project}/{api.repos.private}/folded.txt"
+    reply = raw_request(
+        api,
+        f"PUT {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {auth_header(api)}\r\n"
+        "X-BKREPO-META-NOTE: one\r\n two\r\nContent-Length: 3\r\n\r\nabc".encode(),
+    )
+    assert reply.startswith(b"HTTP/1.1 400 ")
+    assert api.get("folded.txt").status_code == 404
+
+
+def test_too_many_header_fields_are_refused(api: Api) -> None:
+    fields = "".join(f"X-Field-{n}: {n}\r\n" for n in range(101))
+    reply = raw_request(api, f"GET / HTTP/1.1\r\nHost: x\r\n{fields}\r\n".encode())
+    assert reply.startswith(b"HTTP/1.1 431 ")
+
+
+def test_conflicting_content_lengths_are_refused(api: Api) -> None:
+    path = f"/generic/{api.project}/{api.repos.private}/smuggled.txt"
+    reply = raw_request(
+        api,
+        f"PUT {path} HTTP/1.1\r\nHost: x\r\nAuthorization: {auth_header(api)}\r\n"
+        "Content-Length: 3\r\nContent-Length: 5\r\n\r\nabcde".encode(),
+    )
+    assert reply.startswith(b"HTTP/1.1 400 ")
+    assert api.get("smuggled.txt").status_code == 404
+
+
+def test_header_names_in_any_case_on_a_kept_connection(api: Api) -> None:
+    path = f"/generic/{api.project}/{api.repos.private}/cases.txt"
+    head = f"PUT {path} HTTP/1.1\r\nhost: x\r\nauthorization: {auth_header(api)}\r\n"
+    with socket.create_connection(("127.0.0.1", api.server.port), timeout=30) as sock:
+        sock.sendall(f"{head}content-LENGTH: 3\r\n\r\nabc".encode())
+        first = read_head(sock)
+        assert first.startswith(b"HTTP/1.1 200 ")
+        assert b"Connection: close" not in first
+        second = "CONTENT-LENGTH: 3\r\nx-bkrepo-overwrite: true\r\nx-bkrepo-meta-Colour:  blue \r\n"
+        sock.sendall(f"{head}{second}cOnNeCtIoN: Close\r\n\r\nxyz".encode())
+        rest = b""
+        while chunk := sock.recv(65536):  # the server hangs up after the second answer
+            rest += chunk
+        assert b"HTTP/1.1 200 " in rest
+        assert b"Connection: close" in rest
+    assert api.get("cases.txt").content == b"xyz"
+    info = api.request("GET", f"/repository/api/node/detail/{api.project}/{api.repos.private}/cases.txt").json()
+    assert info["data"]["metadata"] == {"colour": "blue"}
