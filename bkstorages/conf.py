@@ -144,6 +144,13 @@ OPTIONS: tuple[Option, ...] = (
     Option("block_upload_workers", "BKREPO_BLOCK_UPLOAD_WORKERS", 4, "int", "parts uploaded in parallel"),
     Option("list_page_size", "BKREPO_LIST_PAGE_SIZE", 1000, "int", "entries per listing request"),
     Option(
+        "verify_downloads",
+        "BKREPO_VERIFY_DOWNLOADS",
+        True,
+        "bool",
+        "check the sha256 of every whole download against the object's ETag",
+    ),
+    Option(
         "max_memory_size",
         "BKREPO_MAX_MEMORY_SIZE",
         8 * MiB,

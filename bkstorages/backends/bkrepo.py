@@ -39,6 +39,7 @@ _CLIENT_OPTIONS = (
     "block_upload_threshold",
     "block_size",
     "block_upload_workers",
+    "verify_downloads",
     "list_page_size",
 )
 
