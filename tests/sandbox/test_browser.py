@@ -120,6 +120,12 @@ class Walk:
         self.find(f"#{form} button[type=submit]").click()
         WebDriverWait(self.driver, 15).until(expected_conditions.staleness_of(page))
 
+    def click_through(self, css: str) -> None:
+        """Click a button that loads a new page, and wait until the old page is gone."""
+        page = self.find("body")
+        self.find(css).click()
+        WebDriverWait(self.driver, 15).until(expected_conditions.staleness_of(page))
+
     def download(self, link: Any) -> bytes:
         """Click a link to a file and return the bytes the browser saved."""
         before = set(self.downloads.glob("*")) if self.downloads.exists() else set()
@@ -192,12 +198,12 @@ def test_walk_through_the_sandbox(sandbox: SandboxProcess, browser: WebDriver, t
 
     # A link with a two-second lifetime works, then visibly fails.
     walk.open("/documents/")
-    walk.find("#document-list a.button").click()
+    walk.click_through("#document-list a.button")
     short_link = walk.find("#short-link").get_attribute("href")
-    walk.find("#check-link").click()
+    walk.click_through("#check-link")
     assert "the link works" in walk.text("#check-result")
     time.sleep(SHORT_LINK_SECONDS + 1.5)
-    walk.find("#check-link").click()
+    walk.click_through("#check-link")
     assert "the link no longer works" in walk.text("#check-result")
     assert "251022" in walk.text("#check-result")
     assert walk.text("#countdown") == "expired"
