@@ -53,6 +53,10 @@ the fault applies to, ``None`` for every one):
     Forward the response body ``chunk`` bytes (default 1) every
     ``interval`` seconds (default 0.05): each read succeeds, so only a total
     deadline stops the client.
+``corrupt``
+    Forward the response whole, headers unchanged, but with the body byte at
+    ``at_byte`` (default: the middle of a ``Content-Length`` body) inverted:
+    a bit flip the transport did not notice.
 
 The canned answers (``error``, ``throttle``, ``unauthorized``, ``html``,
 ``invalid_json``) accept ``forward=True``: the request is then first sent
@@ -87,7 +91,7 @@ from typing import Any
 __all__ = ["FAULT_KINDS", "Fault", "FaultProxy", "SeenRequest"]
 
 CANNED_KINDS = frozenset({"error", "throttle", "unauthorized", "html", "invalid_json"})
-FAULT_KINDS = CANNED_KINDS | {"reset_response", "reset_request", "truncate", "stall", "trickle"}
+FAULT_KINDS = CANNED_KINDS | {"reset_response", "reset_request", "truncate", "stall", "trickle", "corrupt"}
 
 IO_CHUNK = 64 * 1024
 MAX_LINE = 64 * 1024
@@ -138,6 +142,8 @@ class SeenRequest:
     method: str
     target: str
     fault: str | None
+    headers: dict[str, str] = field(default_factory=dict)  # lower-case names
+    connection: int = 0  # which client connection carried it, counted from 1
 
     @property
     def path(self) -> str:
@@ -223,9 +229,11 @@ class _Sink:
         limit: int | None = None,
         on_limit: Callable[[], None] | None = None,
         trickle: tuple[int, float] | None = None,
+        flip_at: int | None = None,
         stop: threading.Event,
     ) -> None:
         self.sock = sock
+        self.flip_at = flip_at
         self.sent = 0
         self.limit = limit
         self.on_limit = on_limit
@@ -247,6 +255,10 @@ class _Sink:
     def _send(self, data: bytes) -> None:
         if not data:
             return
+        if self.flip_at is not None and self.sent <= self.flip_at < self.sent + len(data):
+            changed = bytearray(data)
+            changed[self.flip_at - self.sent] ^= 0xFF
+            data = bytes(changed)
         if self.trickle is None:
             self._sendall(data)
         else:
@@ -350,6 +362,7 @@ class FaultProxy:
         self._lock = threading.Lock()
         self._faults: list[Fault] = []
         self._seen: list[SeenRequest] = []
+        self._connections = 0
         self._sockets: set[socket.socket] = set()
         self._threads: set[threading.Thread] = set()
 
@@ -446,6 +459,12 @@ class FaultProxy:
             and (path_regex is None or re.search(path_regex, seen.target))
         )
 
+    @property
+    def connections(self) -> int:
+        """How many client connections the proxy has accepted."""
+        with self._lock:
+            return self._connections
+
     def counts(self) -> dict[tuple[str, str], int]:
         """Requests seen per (method, path without query)."""
         result: dict[tuple[str, str], int] = {}
@@ -454,12 +473,12 @@ class FaultProxy:
             result[key] = result.get(key, 0) + 1
         return result
 
-    def _pick_fault(self, method: str, target: str) -> Fault | None:
+    def _pick_fault(self, method: str, target: str, headers: dict[str, str], connection: int) -> Fault | None:
         with self._lock:
             fault = next((f for f in self._faults if f.matches(method, target)), None)
             if fault is not None:
                 fault.hits += 1
-            self._seen.append(SeenRequest(method, target, fault.kind if fault else None))
+            self._seen.append(SeenRequest(method, target, fault.kind if fault else None, dict(headers), connection))
             return fault
 
     # Connection handling --------------------------------------------------
@@ -472,11 +491,14 @@ class FaultProxy:
             except OSError:
                 return
             client.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            thread = threading.Thread(target=self._serve_client, args=(client,), name="faultproxy-conn", daemon=True)
             with self._lock:
                 if self._stop.is_set():
                     _close(client)
                     return
+                self._connections += 1
+                thread = threading.Thread(
+                    target=self._serve_client, args=(client, self._connections), name="faultproxy-conn", daemon=True
+                )
                 self._sockets.add(client)
                 self._threads.add(thread)
             thread.start()
@@ -491,8 +513,8 @@ class FaultProxy:
         with self._lock:
             self._sockets.discard(sock)
 
-    def _serve_client(self, client: socket.socket) -> None:
-        state = _Connection(self, client)
+    def _serve_client(self, client: socket.socket, number: int) -> None:
+        state = _Connection(self, client, number)
         try:
             while not self._stop.is_set():
                 if not state.exchange():
@@ -509,9 +531,10 @@ class FaultProxy:
 class _Connection:
     """One client connection and the upstream connection that serves it."""
 
-    def __init__(self, proxy: FaultProxy, client: socket.socket) -> None:
+    def __init__(self, proxy: FaultProxy, client: socket.socket, number: int) -> None:
         self.proxy = proxy
         self.client = client
+        self.number = number
         self.client_reader = _reader(client)
         self.upstream: socket.socket | None = None
         self.upstream_reader: BufferedReader | None = None
@@ -580,7 +603,7 @@ class _Connection:
             raise _Closed(f"bad request line {request.start_line!r}")
         method, target, version = parts[0].upper(), parts[1], parts[2]
         client_close = _wants_close(request, default_close=version == "HTTP/1.0")
-        fault = self.proxy._pick_fault(method, target)
+        fault = self.proxy._pick_fault(method, target, request.headers, self.number)
         params = fault.params if fault else {}
         kind = fault.kind if fault else None
         framing = _request_framing(request)
@@ -686,6 +709,11 @@ class _Connection:
             after = params.get("after_bytes")
             if after is not None:
                 return _Sink(self.client, limit=int(after), on_limit=lambda: self._stall(seconds, params), stop=stop)
+        if kind == "corrupt":
+            at = params.get("at_byte")
+            if at is None:
+                at = framing[1] // 2 if framing[0] == "length" else 0
+            return _Sink(self.client, flip_at=int(at), stop=stop)
         if kind == "trickle":
             trickle = (int(params.get("chunk", 1)), float(params.get("interval", 0.05)))
             return _Sink(self.client, trickle=trickle, stop=stop)
