@@ -90,7 +90,7 @@ DEFAULTS: dict[str, Any] = {
     "block_upload_threshold": 1024 * MiB,
     "block_size": 16 * MiB,
     "block_upload_workers": 4,
-    "list_page_size": 1000,
+    "list_page_size": 10_000,
     "spool_dir": None,
     "pool_maxsize": 10,
     "verify_downloads": True,

@@ -142,7 +142,7 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option("block_size", "BKREPO_BLOCK_SIZE", 16 * MiB, "int", "part size of block uploads in bytes"),
     Option("block_upload_workers", "BKREPO_BLOCK_UPLOAD_WORKERS", 4, "int", "parts uploaded in parallel"),
-    Option("list_page_size", "BKREPO_LIST_PAGE_SIZE", 1000, "int", "entries per listing request"),
+    Option("list_page_size", "BKREPO_LIST_PAGE_SIZE", 10_000, "int", "entries per listing request"),
     Option(
         "verify_downloads",
         "BKREPO_VERIFY_DOWNLOADS",
