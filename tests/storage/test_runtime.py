@@ -46,6 +46,8 @@ def test_bkrepo_dates_in_their_zone() -> None:
     assert parse_datetime("yesterday", UTC) is None
 
 
+# Pre-fork servers (gunicorn, uWSGI) fork a process that already has threads; so does this test.
+@pytest.mark.filterwarnings("ignore:This process .* is multi-threaded:DeprecationWarning")
 def test_a_forked_child_gets_its_own_session(bkrepo_settings: Any) -> None:
     storage = BKRepoPrivateStorage()
     storage.save("fork.txt", ContentFile(b"parent"))
