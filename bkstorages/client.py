@@ -65,6 +65,7 @@ MiB = 1024 * 1024
 CHUNK_SIZE = MiB  # unit of streaming, both directions
 READAHEAD = 64 * 1024  # first window of a bounded (random access) read
 READAHEAD_MAX = 16 * MiB  # the window doubles on sequential reads up to this
+SMALL_BODY = 64 * 1024  # uploads this small are sent as one piece of bytes
 BACKGROUND_HASH_MIN = 8 * MiB  # downloads this large are hashed in a worker thread
 
 # bk-repo error codes this client acts on (see the protocol notes in the docs).
@@ -1030,6 +1031,9 @@ class BKGenericRepoClient:
                 return b""
             stream = _StreamBody(source, 0, source.size)
             bodies.append(stream)
+            if source.size <= SMALL_BODY:
+                # As bytes, http.client sends the head and the body in one write.
+                return b"".join(stream)
             return stream
 
         failed_before = False
