@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 DJANGO_SPEC ?= Django>=5.2,<5.3
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test lint typecheck pytest browser-deps sandbox devserver bench bench-smoke test-matrix clean
+.PHONY: help venv test lint typecheck pytest system-deps sandbox devserver bench bench-smoke test-matrix clean
 
 help:
 	@echo "make sandbox     run the demo site against a local bk-repo dev server"
@@ -35,19 +35,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-pytest: $(STAMP) browser-deps
+pytest: $(STAMP) system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 test: lint typecheck pytest
 
-# The browser test drives Debian's Chromium; install it when it is missing.
-browser-deps:
-	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
-		echo "Installing Chromium for the browser test (apt-get install chromium chromium-driver)"; \
-		if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO=sudo; else \
-			echo "Chromium is missing and this is not root: run 'sudo apt-get install chromium chromium-driver'"; exit 1; fi; \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver; \
-	fi
+# The browser test drives Debian's Chromium and the shared URL cache test a
+# real Redis; install them when they are missing.
+system-deps:
+	@bash scripts/system-deps.sh "the browser and Redis tests" \
+		/usr/bin/chromium=chromium /usr/bin/chromedriver=chromium-driver redis-server=redis-server
 
 sandbox: $(STAMP)
 	@VENV="$(VENV)" bash scripts/sandbox.sh
@@ -60,12 +57,7 @@ devserver: $(STAMP)
 BENCH_STAMP := $(VENV)/.bench-installed
 
 $(BENCH_STAMP): $(STAMP)
-	@if ! command -v curl >/dev/null; then \
-		echo "Installing curl for the benchmarks (apt-get install curl)"; \
-		if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO=sudo; else \
-			echo "curl is missing and this is not root: run 'sudo apt-get install curl'"; exit 1; fi; \
-		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq curl; \
-	fi
+	@bash scripts/system-deps.sh "the benchmarks" curl=curl
 	$(BIN)/python -m pip install --quiet -e ".[dev,contrib,bench]" "$(DJANGO_SPEC)"
 	@touch $(BENCH_STAMP)
 
@@ -76,7 +68,7 @@ bench: $(BENCH_STAMP)
 bench-smoke: $(STAMP)
 	$(BIN)/python bench/run.py --smoke $(BENCH_ARGS)
 
-test-matrix: $(STAMP)
+test-matrix: $(STAMP) system-deps
 	$(BIN)/nox $(NOX_ARGS)
 
 clean:
