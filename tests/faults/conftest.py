@@ -12,10 +12,10 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote
 
 import pytest
 import requests
@@ -90,15 +90,6 @@ class Routes:
 @pytest.fixture
 def routes(bkrepo_server: Any, bkrepo_repos: Any) -> Routes:
     return Routes(bkrepo_server.project, bkrepo_repos.private)
-
-
-@pytest.fixture
-def fault_proxy(bkrepo_server: Any) -> Iterator[FaultProxy]:
-    upstream = urlsplit(bkrepo_server.endpoint_url)
-    assert upstream.hostname is not None
-    assert upstream.port is not None
-    with FaultProxy(upstream.hostname, upstream.port) as proxy:
-        yield proxy
 
 
 @pytest.fixture

@@ -9,9 +9,8 @@ a call makes (the proxy injects no faults unless a test asks).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 
@@ -43,12 +42,8 @@ def storage(make_storage: Callable[..., BKRepoStorage]) -> BKRepoStorage:
 
 
 @pytest.fixture
-def proxy(bkrepo_server: Any) -> Iterator[FaultProxy]:
-    upstream = urlsplit(bkrepo_server.endpoint_url)
-    assert upstream.hostname is not None
-    assert upstream.port is not None
-    with FaultProxy(upstream.hostname, upstream.port) as running:
-        yield running
+def proxy(fault_proxy: FaultProxy) -> FaultProxy:
+    return fault_proxy
 
 
 @pytest.fixture

@@ -8,7 +8,6 @@ went through it.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -19,15 +18,6 @@ from django.core.files.base import ContentFile
 from bkstorages.backends.bkrepo import BKRepoStorage
 from bkstorages.exceptions import AuthenticationError
 from tests.faultproxy import FaultProxy
-
-
-@pytest.fixture
-def forward_proxy(bkrepo_server: Any) -> Iterator[FaultProxy]:
-    upstream = urlsplit(bkrepo_server.endpoint_url)
-    assert upstream.hostname is not None
-    assert upstream.port is not None
-    with FaultProxy(upstream.hostname, upstream.port) as proxy:
-        yield proxy
 
 
 @pytest.fixture
@@ -52,26 +42,26 @@ def _storage(server: Any, repos: Any, **options: Any) -> BKRepoStorage:
 
 
 def test_requests_go_through_the_proxy_named_in_the_environment(
-    clean_environment: pytest.MonkeyPatch, forward_proxy: FaultProxy, bkrepo_server: Any, bkrepo_repos: Any
+    clean_environment: pytest.MonkeyPatch, fault_proxy: FaultProxy, bkrepo_server: Any, bkrepo_repos: Any
 ) -> None:
-    clean_environment.setenv("HTTP_PROXY", forward_proxy.url)
+    clean_environment.setenv("HTTP_PROXY", fault_proxy.url)
     storage = _storage(bkrepo_server, bkrepo_repos)
     storage.save("via-proxy.txt", ContentFile(b"through the proxy"))
     assert storage.open("via-proxy.txt").read() == b"through the proxy"
-    targets = [seen.target for seen in forward_proxy.seen]
+    targets = [seen.target for seen in fault_proxy.seen]
     assert any(target.startswith(f"{bkrepo_server.endpoint_url}/generic/") for target in targets), targets
-    assert {seen.method for seen in forward_proxy.seen} >= {"PUT", "GET"}
+    assert {seen.method for seen in fault_proxy.seen} >= {"PUT", "GET"}
 
 
 def test_no_proxy_sends_the_endpoint_directly(
-    clean_environment: pytest.MonkeyPatch, forward_proxy: FaultProxy, bkrepo_server: Any, bkrepo_repos: Any
+    clean_environment: pytest.MonkeyPatch, fault_proxy: FaultProxy, bkrepo_server: Any, bkrepo_repos: Any
 ) -> None:
-    clean_environment.setenv("HTTP_PROXY", forward_proxy.url)
+    clean_environment.setenv("HTTP_PROXY", fault_proxy.url)
     clean_environment.setenv("NO_PROXY", "127.0.0.1,localhost")
     storage = _storage(bkrepo_server, bkrepo_repos)
     storage.save("direct.txt", ContentFile(b"straight to the server"))
     assert storage.open("direct.txt").read() == b"straight to the server"
-    assert forward_proxy.seen == []
+    assert fault_proxy.seen == []
 
 
 def test_an_anonymous_storage_uses_netrc_credentials(
