@@ -351,11 +351,12 @@ def _measure(fileobj: Any) -> int:
 class _StreamBody:
     """A request body streamed from an :class:`UploadSource` range, hashed on the way out."""
 
-    def __init__(self, source: UploadSource, offset: int, length: int) -> None:
+    def __init__(self, source: UploadSource, offset: int, length: int, *, hashed: bool = True) -> None:
         self.source = source
         self.offset = offset
         self.length = length
-        self.hasher = hashlib.sha256()
+        # None when the sha256 was declared to the server, which checks it itself.
+        self.hasher = hashlib.sha256() if hashed else None
         self.sent = 0
 
     def __len__(self) -> int:
@@ -363,7 +364,8 @@ class _StreamBody:
 
     def __iter__(self) -> Iterator[bytes]:
         for chunk in self.source.chunks(self.offset, self.length):
-            self.hasher.update(chunk)
+            if self.hasher is not None:
+                self.hasher.update(chunk)
             self.sent += len(chunk)
             yield chunk
 
@@ -1039,7 +1041,7 @@ class BKGenericRepoClient:
         def make_body() -> Any:
             if source.size == 0:
                 return b""
-            stream = _StreamBody(source, 0, source.size)
+            stream = _StreamBody(source, 0, source.size, hashed="X-BKREPO-SHA256" not in request_headers)
             bodies.append(stream)
             if source.size <= SMALL_BODY:
                 # As bytes, http.client sends the head and the body in one write.
@@ -1083,12 +1085,20 @@ class BKGenericRepoClient:
                     if node is not None:
                         return node
                 raise
+            except IntegrityError as error:
+                # The body arrived changed and bk-repo refused it (stored nothing): send it again.
+                if error.code != CODE_DIGEST_CHECK_FAILED or deadline.expired() or attempt > self.max_retries:
+                    raise
+                logger.warning("bk-repo received different bytes than were sent for %s; sending them again", key)
+                continue
             data = answer.data if isinstance(answer.data, dict) else {}
             stored = str(data.get("sha256") or answer.response.headers.get("X-Checksum-Sha256") or "").lower()
-            sent = bodies[-1].hasher.hexdigest() if bodies else hashlib.sha256(b"").hexdigest()
             # A declared sha256 was checked by the server against the body it received
             # (251003 otherwise); an undeclared one is compared with what it reports.
-            if not stored or stored == sent or request_headers.get("X-BKREPO-SHA256"):
+            declared = request_headers.get("X-BKREPO-SHA256")
+            hasher = bodies[-1].hasher if bodies else hashlib.sha256(b"")
+            sent = declared or (hasher.hexdigest() if hasher is not None else "")
+            if not stored or stored == sent or declared:
                 if source.sha256 is None:
                     source.sha256 = sent
                 return data
@@ -1202,7 +1212,9 @@ class BKGenericRepoClient:
                 idempotent=True,
                 deadline=self.new_deadline(),
             )
-            return number, bodies[-1].hasher.hexdigest()
+            hasher = bodies[-1].hasher
+            assert hasher is not None  # parts are always hashed
+            return number, hasher.hexdigest()
 
         pool = self._pool()
         futures: list[Future[tuple[int, str]]] = [pool.submit(send, part) for part in parts]

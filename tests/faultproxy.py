@@ -56,7 +56,8 @@ the fault applies to, ``None`` for every one):
 ``corrupt``
     Forward the response whole, headers unchanged, but with the body byte at
     ``at_byte`` (default: the middle of a ``Content-Length`` body) inverted:
-    a bit flip the transport did not notice.
+    a bit flip the transport did not notice. With ``request=True`` the byte
+    is flipped in the request body on its way to the server instead.
 
 The canned answers (``error``, ``throttle``, ``unauthorized``, ``html``,
 ``invalid_json``) accept ``forward=True``: the request is then first sent
@@ -635,6 +636,11 @@ class _Connection:
             )
             if int(params.get("after_bytes", 0)) == 0:
                 cut_upload()
+        elif kind == "corrupt" and params.get("request"):
+            at = params.get("at_byte")
+            if at is None:
+                at = framing[1] // 2 if framing[0] == "length" else 0
+            sink = _Sink(self.upstream, flip_at=int(at), stop=self.proxy._stop)
         else:
             sink = _Sink(self.upstream, stop=self.proxy._stop)
         if not _copy_body(self.client_reader, sink, framing):
@@ -709,7 +715,7 @@ class _Connection:
             after = params.get("after_bytes")
             if after is not None:
                 return _Sink(self.client, limit=int(after), on_limit=lambda: self._stall(seconds, params), stop=stop)
-        if kind == "corrupt":
+        if kind == "corrupt" and not params.get("request"):
             at = params.get("at_byte")
             if at is None:
                 at = framing[1] // 2 if framing[0] == "length" else 0

@@ -1,4 +1,4 @@
-"""Downloads are checked end to end, and random reads stay small.
+"""Transfers are checked end to end, and random reads stay small.
 
 A ``corrupt`` fault flips one byte of an answer while keeping its length, as
 a broken proxy or disk would: only the sha256 check can notice it. Small
@@ -9,6 +9,7 @@ connection instead of asking for the rest of the object every time.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import random
 import re
@@ -17,6 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.core.files import File
+from django.core.files.base import ContentFile
 
 from bkstorages.exceptions import IncompleteDownloadError, IntegrityError
 from tests.faultproxy import FaultProxy
@@ -137,3 +140,62 @@ def test_small_sequential_reads_widen_their_window(
     assert received == LARGE
     # 64 KiB, 128 KiB, ... doubling: a dozen GETs for 12 MiB, not 3072.
     assert fault_proxy.count("GET", routes.object("blob.bin")) <= 10
+
+
+# Uploads: a byte flipped on the way to the server ----------------------------
+
+UNDECLARED = os.urandom(6 * MiB)  # a file this large is streamed without declaring its sha256 first
+
+
+def _file(tmp_path: Any, data: bytes) -> Any:
+    path = tmp_path / "upload.bin"
+    path.write_bytes(data)
+    return File(path.open("rb"), name="upload.bin")
+
+
+@pytest.mark.parametrize("overwrite", [True, False], ids=["overwrite", "new-name"])
+def test_a_declared_upload_that_arrives_changed_is_refused_and_sent_again(
+    make_storage: Callable[..., Any], fault_proxy: FaultProxy, bucket: Bucket, routes: Routes, overwrite: bool
+) -> None:
+    name = "small.bin" if overwrite else "fresh.bin"
+    if overwrite:
+        bucket.put(name, b"old")
+    fault_proxy.add_fault("corrupt", method="PUT", path_regex=routes.object(name), request=True)
+    assert make_storage(file_overwrite=overwrite).save(name, ContentFile(SMALL)) == name
+    assert bucket.read(name) == SMALL
+    puts = [seen for seen in fault_proxy.seen if seen.method == "PUT"]
+    assert len(puts) == 2  # bk-repo refused the changed body (251003), the second one went through
+    assert puts[0].headers.get("x-bkrepo-sha256") == hashlib.sha256(SMALL).hexdigest()
+
+
+def test_a_body_that_keeps_arriving_changed_gives_up_and_keeps_the_old_object(
+    make_storage: Callable[..., Any], fault_proxy: FaultProxy, bucket: Bucket, routes: Routes
+) -> None:
+    bucket.put("small.bin", b"old")
+    fault_proxy.add_fault("corrupt", method="PUT", path_regex=routes.object("small.bin"), times=None, request=True)
+    with pytest.raises(IntegrityError) as caught:
+        make_storage(max_retries=1).save("small.bin", ContentFile(SMALL))
+    assert caught.value.code == 251003
+    assert fault_proxy.count("PUT", routes.object("small.bin")) == 2
+    assert bucket.read("small.bin") == b"old"
+
+
+def test_an_overwrite_that_arrives_changed_is_sent_again(
+    make_storage: Callable[..., Any], fault_proxy: FaultProxy, bucket: Bucket, routes: Routes, tmp_path: Any
+) -> None:
+    fault_proxy.add_fault("corrupt", method="PUT", path_regex=routes.object("big.bin"), request=True)
+    with _file(tmp_path, UNDECLARED) as content:
+        assert make_storage().save("big.bin", content) == "big.bin"
+    assert bucket.read("big.bin") == UNDECLARED
+    assert fault_proxy.count("PUT", routes.object("big.bin")) == 2
+    assert fault_proxy.seen[0].headers.get("x-bkrepo-sha256") is None  # not declared: checked afterwards
+
+
+def test_a_new_object_that_arrives_changed_is_removed(
+    make_storage: Callable[..., Any], fault_proxy: FaultProxy, bucket: Bucket, routes: Routes, tmp_path: Any
+) -> None:
+    fault_proxy.add_fault("corrupt", method="PUT", path_regex=routes.object("new.bin"), request=True)
+    with _file(tmp_path, UNDECLARED) as content, pytest.raises(IntegrityError, match="sha256 mismatch"):
+        make_storage(file_overwrite=False).save("new.bin", content)
+    assert bucket.read("new.bin") is None  # the wrong bytes did not stay
+    assert fault_proxy.count("DELETE", routes.object("new.bin")) == 1
