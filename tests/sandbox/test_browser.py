@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 import requests
 from selenium import webdriver
+from selenium.common.exceptions import StaleElementReferenceException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -107,7 +108,11 @@ class Walk:
         )
 
     def text(self, css: str = "body") -> str:
-        return str(self.find(css).text)
+        """The text of the first element matching ``css``, read again if the page changed under it."""
+        found = WebDriverWait(self.driver, 15, ignored_exceptions=(StaleElementReferenceException,)).until(
+            lambda driver: [driver.find_element(By.CSS_SELECTOR, css).text]
+        )
+        return str(found[0])
 
     def submit(self, form: str, files: dict[str, Path], fields: dict[str, str] | None = None) -> None:
         page = self.find(f"#{form}")
@@ -216,8 +221,10 @@ def test_walk_through_the_sandbox(sandbox: SandboxProcess, browser: WebDriver, t
     walk.open("/browse/default/?path=uploads")
     assert "hello.txt" in walk.text("#browse-list")
     walk.screenshot("08-browser")
+    page = walk.find("body")
     walk.find("#browse-list tr.file button").click()
     WebDriverWait(walk.driver, 5).until(expected_conditions.alert_is_present()).accept()
+    WebDriverWait(walk.driver, 15).until(expected_conditions.staleness_of(page))
     assert "Deleted uploads/hello.txt" in walk.text(".messages")
     assert "hello.txt" not in walk.text("#browse-list")
     assert requests.get(url, timeout=10).status_code == 404
@@ -227,7 +234,7 @@ def test_walk_through_the_sandbox(sandbox: SandboxProcess, browser: WebDriver, t
     walk.open("/admin/")
     walk.find("#id_username").send_keys("admin")
     walk.find("#id_password").send_keys(ADMIN_PASSWORD)
-    walk.find("input[type=submit]").click()
+    walk.click_through("input[type=submit]")
     assert "sandbox files" in walk.text("#content-main").lower()
     walk.open("/admin/gallery/photo/")
     assert "Sunset" in walk.text("#result_list")
