@@ -132,18 +132,22 @@ class Walk:
         WebDriverWait(self.driver, 15).until(expected_conditions.staleness_of(page))
 
     def download(self, link: Any) -> bytes:
-        """Click a link to a file and return the bytes the browser saved."""
+        """Click a link to a file and return the (non-empty) bytes the browser saved.
+
+        Chromium may show the final file before it has written it all, so the
+        bytes count once no partial download is left and two reads agree.
+        """
         before = set(self.downloads.glob("*")) if self.downloads.exists() else set()
         link.click()
         deadline = time.monotonic() + 15
+        previous: bytes | None = None
         while time.monotonic() < deadline:
-            done = [
-                path
-                for path in (set(self.downloads.glob("*")) if self.downloads.exists() else set()) - before
-                if not path.name.endswith(".crdownload")
-            ]
-            if done:
-                return done[0].read_bytes()
+            new = (set(self.downloads.glob("*")) if self.downloads.exists() else set()) - before
+            if new and not any(path.name.endswith(".crdownload") for path in new):
+                data = b"".join(path.read_bytes() for path in sorted(new))
+                if data and data == previous:
+                    return data
+                previous = data
             time.sleep(0.1)
         raise AssertionError("the browser saved no file")
 
