@@ -349,7 +349,7 @@ def _measure(fileobj: Any) -> int:
 
 
 class _StreamBody:
-    """A request body streamed from an :class:`UploadSource` range, hashed on the way out."""
+    """A request body streamed from an :class:`UploadSource` range, hashed on the way out if ``hashed``."""
 
     def __init__(self, source: UploadSource, offset: int, length: int, *, hashed: bool = True) -> None:
         self.source = source
@@ -1035,13 +1035,17 @@ class BKGenericRepoClient:
         request_headers = {"X-BKREPO-OVERWRITE": "true" if overwrite else "false", **(headers or {})}
         if source.sha256:
             request_headers["X-BKREPO-SHA256"] = source.sha256
+        # A declared sha256 is checked by the server against the body it receives
+        # (251003 otherwise); an undeclared one is computed on the way out and
+        # compared with what the server reports.
+        declared = request_headers.get("X-BKREPO-SHA256")
         route = self.generic_route(key)
         bodies: list[_StreamBody] = []
 
         def make_body() -> Any:
             if source.size == 0:
                 return b""
-            stream = _StreamBody(source, 0, source.size, hashed="X-BKREPO-SHA256" not in request_headers)
+            stream = _StreamBody(source, 0, source.size, hashed=not declared)
             bodies.append(stream)
             if source.size <= SMALL_BODY:
                 # As bytes, http.client sends the head and the body in one write.
@@ -1093,12 +1097,13 @@ class BKGenericRepoClient:
                 continue
             data = answer.data if isinstance(answer.data, dict) else {}
             stored = str(data.get("sha256") or answer.response.headers.get("X-Checksum-Sha256") or "").lower()
-            # A declared sha256 was checked by the server against the body it received
-            # (251003 otherwise); an undeclared one is compared with what it reports.
-            declared = request_headers.get("X-BKREPO-SHA256")
-            hasher = bodies[-1].hasher if bodies else hashlib.sha256(b"")
-            sent = declared or (hasher.hexdigest() if hasher is not None else "")
-            if not stored or stored == sent or declared:
+            if declared:
+                sent = declared
+            else:
+                hasher = bodies[-1].hasher if bodies else hashlib.sha256(b"")
+                assert hasher is not None  # undeclared bodies are hashed
+                sent = hasher.hexdigest()
+            if declared or not stored or stored == sent:
                 if source.sha256 is None:
                     source.sha256 = sent
                 return data
