@@ -341,6 +341,14 @@ def _response_framing(method: str, status: int, message: _Message) -> tuple[str,
     return ("close", 0)
 
 
+def _body_offset(params: dict[str, Any], name: str, framing: tuple[str, int]) -> int:
+    """A fault's byte offset ``params[name]``; by default the middle of a ``Content-Length`` body."""
+    offset = params.get(name)
+    if offset is None:
+        return framing[1] // 2 if framing[0] == "length" else 0
+    return int(offset)
+
+
 def _wants_close(message: _Message, default_close: bool) -> bool:
     tokens = {token.strip().lower() for token in (message.header("connection") or "").split(",")}
     if "close" in tokens:
@@ -637,10 +645,7 @@ class _Connection:
             if int(params.get("after_bytes", 0)) == 0:
                 cut_upload()
         elif kind == "corrupt" and params.get("request"):
-            at = params.get("at_byte")
-            if at is None:
-                at = framing[1] // 2 if framing[0] == "length" else 0
-            sink = _Sink(self.upstream, flip_at=int(at), stop=self.proxy._stop)
+            sink = _Sink(self.upstream, flip_at=_body_offset(params, "at_byte", framing), stop=self.proxy._stop)
         else:
             sink = _Sink(self.upstream, stop=self.proxy._stop)
         if not _copy_body(self.client_reader, sink, framing):
@@ -698,9 +703,7 @@ class _Connection:
 
             return _Sink(self.client, limit=int(params.get("after_bytes", 0)), on_limit=cut_download, stop=stop)
         if kind == "truncate":
-            keep = params.get("keep_bytes")
-            if keep is None:
-                keep = framing[1] // 2 if framing[0] == "length" else 0
+            keep = _body_offset(params, "keep_bytes", framing)
 
             def end_early() -> None:
                 _run_action(params)
@@ -709,17 +712,14 @@ class _Connection:
                 self._drop_upstream(reset=True)
                 raise _Abort("response body truncated")
 
-            return _Sink(self.client, limit=int(keep), on_limit=end_early, stop=stop)
+            return _Sink(self.client, limit=keep, on_limit=end_early, stop=stop)
         if kind == "stall":
             seconds = float(params.get("seconds", 5))
             after = params.get("after_bytes")
             if after is not None:
                 return _Sink(self.client, limit=int(after), on_limit=lambda: self._stall(seconds, params), stop=stop)
         if kind == "corrupt" and not params.get("request"):
-            at = params.get("at_byte")
-            if at is None:
-                at = framing[1] // 2 if framing[0] == "length" else 0
-            return _Sink(self.client, flip_at=int(at), stop=stop)
+            return _Sink(self.client, flip_at=_body_offset(params, "at_byte", framing), stop=stop)
         if kind == "trickle":
             trickle = (int(params.get("chunk", 1)), float(params.get("interval", 0.05)))
             return _Sink(self.client, trickle=trickle, stop=stop)
