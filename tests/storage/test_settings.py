@@ -240,3 +240,15 @@ def test_the_readme_documents_every_option() -> None:
         if option.setting:
             assert f"``{option.setting}``" in table, option.setting
     assert "Upgrading from bkstorages 3.x" in readme
+
+
+def test_the_client_defaults_match_the_documented_ones() -> None:
+    # client.py never imports Django, so it keeps its own defaults for use
+    # outside a Django project; they must be the ones conf.py documents.
+    from bkstorages import conf
+    from bkstorages.client import DEFAULTS
+
+    documented = {option.name: option.default for option in conf.OPTIONS}
+    shared = set(DEFAULTS) & set(documented)
+    assert {"list_page_size", "block_upload_threshold", "verify_downloads", "deadline"} <= shared
+    assert {name: DEFAULTS[name] for name in shared} == {name: documented[name] for name in shared}
