@@ -21,9 +21,10 @@ help:
 $(BIN)/python:
 	@bash scripts/make-venv.sh "$(PYTHON)" "$(VENV)"
 
-$(STAMP): $(BIN)/python setup.cfg setup.py
+# Contributor tools are dependency groups in pyproject.toml (--group needs pip 25.1+).
+$(STAMP): $(BIN)/python setup.cfg setup.py pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[dev,contrib]" "$(DJANGO_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[contrib]" --group dev "$(DJANGO_SPEC)"
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -52,13 +53,13 @@ sandbox: $(STAMP)
 devserver: $(STAMP)
 	$(BIN)/python -m bkstorages_contrib.devserver $(DEVSERVER_ARGS)
 
-# Benchmarks: curl (apt-get when missing), matplotlib (the "bench" extra);
+# Benchmarks: curl (apt-get when missing), matplotlib (the "bench" group);
 # bench/run.py creates bench/.venv-anchor with bkstorages 3.1.0 from PyPI.
 BENCH_STAMP := $(VENV)/.bench-installed
 
 $(BENCH_STAMP): $(STAMP)
 	@bash scripts/system-deps.sh "the benchmarks" curl=curl
-	$(BIN)/python -m pip install --quiet -e ".[dev,contrib,bench]" "$(DJANGO_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[contrib]" --group bench "$(DJANGO_SPEC)"
 	@touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)

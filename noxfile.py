@@ -1,6 +1,6 @@
 """The supported Python x Django matrix: ``make test-matrix`` (or ``nox -s tests``).
 
-Every session installs the project with its dev extras and one Django series,
+Every session installs the project with its dev dependency group and one Django series,
 then runs the same pytest suite as ``make test`` (arguments after ``--`` go to
 pytest, e.g. ``nox -s "tests(3.10-django4.2)" -- tests/storage``).
 
@@ -62,5 +62,7 @@ MATRIX = [
 @nox.session
 @nox.parametrize(("python", "django"), MATRIX)
 def tests(session: nox.Session, django: str) -> None:
-    session.install("-e", ".[dev,contrib]", DJANGO_SERIES[django])
+    # The dev dependency group needs pip 25.1 or newer.
+    session.install("--upgrade", "pip")
+    session.install("-e", ".[contrib]", "--group", "dev", DJANGO_SERIES[django])
     session.run("python", "-m", "pytest", *session.posargs)
