@@ -66,6 +66,17 @@ def stored(alias: str, names: list[str]) -> dict[str, bytes]:
     return found
 
 
+UPLOADS = {name: content for name, content in FILES.items() if name.startswith("uploads/")}
+PHOTOS = {name: content for name, content in FILES.items() if name.startswith("photos/")}
+
+
+def assert_migrated(default: str = "default") -> None:
+    """Upload's files in the default storage; Photo's (a field on the public storage) in the public bucket only."""
+    assert stored(default, list(UPLOADS)) == UPLOADS
+    assert stored("public", list(PHOTOS)) == PHOTOS
+    assert not storages["default"].exists("photos/p.png")
+
+
 def test_copies_every_referenced_file_and_reports_missing_ones(site: Any) -> None:
     result = run("bkrepo_migrate_media", "--from", "old", "--model", "gallery")
     assert "Migrating 5 file(s)" in result.out
@@ -73,7 +84,29 @@ def test_copies_every_referenced_file_and_reports_missing_ones(site: Any) -> Non
     assert "1 missing" in result.out
     assert "missing: uploads/missing.txt" in result.out
     assert "0 failed" in result.out
-    assert stored("default", list(FILES)) == FILES
+    assert_migrated()
+
+
+def test_a_field_with_its_own_storage_gets_its_files_in_that_storage(site: Any) -> None:
+    result = run("bkrepo_migrate_media", "--from", "old", "--model", "gallery.Photo")
+    assert "gallery.Photo.image -> 'image.storage'" in result.out
+    assert "Copied 1 file(s)" in result.out
+    assert not storages["default"].exists("photos/p.png")
+    photo = Photo.objects.get()
+    with photo.image.open("rb") as fh:  # read back through the field, as the site does
+        assert fh.read() == FILES["photos/p.png"]
+    assert storages["public"].url("photos/p.png").endswith("/photos/p.png")
+
+
+def test_the_source_may_be_a_storage_class_path(site: Any, tmp_path: Path) -> None:
+    # A Django 4.2 site that used DEFAULT_FILE_STORAGE has no STORAGES alias for its old files.
+    with override_settings(STORAGES=storages_setting(), MEDIA_ROOT=str(tmp_path / "old")):
+        source = "django.core.files.storage.FileSystemStorage"
+        result = run("bkrepo_migrate_media", "--from", source, "--model", "gallery")
+        assert f"from {source!r}" in result.out
+        assert "Copied 4 file(s)" in result.out
+        assert "missing: uploads/missing.txt" in result.out
+        assert_migrated()
 
 
 def test_second_run_copies_nothing(site: Any) -> None:
@@ -113,26 +146,27 @@ def test_failures_exit_non_zero_and_a_rerun_resumes(site: Any, proxy: FaultProxy
     assert "Copied 1 file(s)" in result.out
     assert "3 already there" in result.out
     assert proxy.count("PUT", r"/generic/") == 1
-    assert stored("default", list(FILES)) == FILES
+    assert_migrated()
 
 
 def test_copies_are_verified(site: Any, tmp_path: Path) -> None:
     corrupt = {"BACKEND": f"{__name__}.CorruptingStorage", "OPTIONS": {"location": str(tmp_path / "bad")}}
     with override_settings(STORAGES=storages_setting(old=old_storage(tmp_path), bad=corrupt)):
         err = io.StringIO()
-        with pytest.raises(CommandError, match="4 file"):
+        with pytest.raises(CommandError, match="3 file"):  # the Upload files; Photo's go to its own storage
             call_command("bkrepo_migrate_media", "--from", "old", "--to", "bad", stdout=io.StringIO(), stderr=err)
         assert "verification failed" in err.getvalue()
         assert not storages["bad"].exists("uploads/a.txt")  # the bad copy is not left behind
+        assert stored("public", list(PHOTOS)) == PHOTOS
 
 
 def test_from_bkrepo_back_to_local_disk(site: Any, tmp_path: Path) -> None:
     run("bkrepo_migrate_media", "--from", "old", "--model", "gallery")
     back = {"BACKEND": "django.core.files.storage.FileSystemStorage", "OPTIONS": {"location": str(tmp_path / "back")}}
     with override_settings(STORAGES=storages_setting(back=back)):
-        result = run("bkrepo_migrate_media", "--from", "default", "--to", "back", "--model", "gallery")
-        assert "Copied 4 file(s)" in result.out
-        assert stored("back", list(FILES)) == FILES
+        result = run("bkrepo_migrate_media", "--from", "default", "--to", "back", "--model", "gallery.Upload")
+        assert "Copied 3 file(s)" in result.out
+        assert stored("back", list(UPLOADS)) == UPLOADS
 
 
 def test_dry_run_lists_the_fields(site: Any) -> None:
@@ -148,6 +182,10 @@ def test_argument_errors(site: Any) -> None:
         run("bkrepo_migrate_media", "--from", "default")
     with pytest.raises(CommandError, match="No storage 'nope'"):
         run("bkrepo_migrate_media", "--from", "nope")
+    with pytest.raises(CommandError, match=r"No storage 'tests\.nope\.Storage': not a STORAGES alias"):
+        run("bkrepo_migrate_media", "--from", "tests.nope.Storage")
+    with pytest.raises(CommandError, match="not a storage class"):
+        run("bkrepo_migrate_media", "--from", "django.utils.timezone.now")
     with pytest.raises(CommandError, match="No FileField"):
         run("bkrepo_migrate_media", "--from", "old", "--model", "auth")
 
