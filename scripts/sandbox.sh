@@ -30,6 +30,34 @@ else
     say() { printf '[sandbox] %s\n' "$*"; }
 fi
 
+# The site's port must be free before anything starts: otherwise the dev
+# server would start, then runserver would stop with "That port is already in
+# use" after the script announced the site. SO_REUSEADDR as runserver uses it,
+# so a port left in TIME_WAIT by the last run counts as free.
+if [[ ! "$PORT" =~ ^[0-9]+$ ]] || ((PORT < 1 || PORT > 65535)); then
+    say "SANDBOX_PORT must be a port number (1-65535), not '$PORT'."
+    exit 2
+fi
+if ! "$PY" - "$HOST" "$PORT" <<'PY'; then
+import socket
+import sys
+
+host, port = sys.argv[1], int(sys.argv[2])
+try:
+    family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    with socket.socket(family, kind, proto) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+except OSError as exc:
+    print(f"[sandbox] Cannot use {host}:{port} for the site: {exc.strerror or exc}.", file=sys.stderr)
+    sys.exit(1)
+PY
+    next_port=$((PORT < 65535 ? PORT + 1 : 8001))
+    say "Port $PORT is already in use (another sandbox or web server?). Stop it, or pick another port:"
+    say "    SANDBOX_PORT=$next_port make sandbox"
+    exit 1
+fi
+
 devserver_pid=""
 site_pid=""
 

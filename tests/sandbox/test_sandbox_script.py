@@ -1,5 +1,6 @@
 """``make sandbox`` end to end: it starts the dev server and the site, and Ctrl-C stops both."""
 
+import socket
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -39,3 +40,22 @@ def test_sandbox_explains_missing_settings_for_a_real_bk_repo(tmp_path: Path) ->
     assert site.process.wait(timeout=30) == 1
     site.interrupt()
     assert "these are missing: BKREPO_USERNAME BKREPO_PASSWORD" in site.output
+
+
+def test_sandbox_refuses_a_port_in_use_before_starting_anything(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        data_dir = tmp_path / "data"
+        site = SandboxProcess({"SANDBOX_PORT": str(port)}, data_dir)
+        try:
+            code = site.process.wait(timeout=30)
+        finally:
+            site.interrupt()
+    assert code == 1
+    assert f"Port {port} is already in use" in site.output
+    assert f"SANDBOX_PORT={port + 1} make sandbox" in site.output
+    assert "The site runs at" not in site.output
+    assert not (data_dir / "devserver.log").exists()  # no dev server was started
+    assert not (data_dir / "db.sqlite3").exists()
