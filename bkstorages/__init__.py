@@ -1,3 +1,3 @@
 """Django file storage backends for BlueKing bk-repo."""
 
-__version__ = "4.0.0.dev0"
+__version__ = "4.0.0"

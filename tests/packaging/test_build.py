@@ -155,3 +155,8 @@ def test_contributor_tools_are_not_published_extras(built: Built) -> None:
     requirements = [Requirement(line) for line in metadata.get_all("Requires-Dist") or []]
     names = {requirement.name.lower() for requirement in requirements}
     assert not {"pytest", "ruff", "mypy", "matplotlib", "build"} & names
+
+
+def test_the_changelog_describes_this_version() -> None:
+    changelog = (REPO_DIR / "CHANGELOG.rst").read_text(encoding="utf-8")
+    assert f"\n{bkstorages.__version__}\n-----" in changelog
