@@ -1,0 +1,131 @@
+"""The store's SQLite database: its schema, one connection per thread, serialised writers."""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS projects (
+    name TEXT PRIMARY KEY,
+    created_by TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS users (
+    name TEXT PRIMARY KEY,
+    password TEXT NOT NULL,
+    can_write INTEGER NOT NULL DEFAULT 1
+);
+CREATE TABLE IF NOT EXISTS repos (
+    project TEXT NOT NULL,
+    name TEXT NOT NULL,
+    type TEXT NOT NULL,
+    category TEXT NOT NULL,
+    public INTEGER NOT NULL,
+    description TEXT,
+    created_by TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    PRIMARY KEY (project, name)
+);
+CREATE TABLE IF NOT EXISTS nodes (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    project TEXT NOT NULL,
+    repo TEXT NOT NULL,
+    full_path TEXT NOT NULL,
+    parent TEXT NOT NULL,
+    name TEXT NOT NULL,
+    folder INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT,
+    md5 TEXT,
+    metadata TEXT NOT NULL DEFAULT '{}',
+    expire_ms INTEGER,
+    created_by TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    modified_by TEXT NOT NULL,
+    modified_ms INTEGER NOT NULL,
+    UNIQUE (project, repo, full_path)
+);
+-- Children of a folder in listing order (folders first, then by path), so a
+-- sorted node page reads the index in order instead of sorting every child.
+-- It also serves plain lookups by parent, so the older index on
+-- (project, repo, parent) is dropped from data dirs made before it.
+CREATE INDEX IF NOT EXISTS nodes_parent_sorted ON nodes (project, repo, parent, folder DESC, full_path);
+DROP INDEX IF EXISTS nodes_parent;
+CREATE INDEX IF NOT EXISTS nodes_sha256 ON nodes (sha256);
+CREATE TABLE IF NOT EXISTS tokens (
+    token TEXT PRIMARY KEY,
+    project TEXT NOT NULL,
+    repo TEXT NOT NULL,
+    full_path TEXT NOT NULL,
+    type TEXT NOT NULL,
+    users TEXT NOT NULL,
+    ips TEXT NOT NULL,
+    expire_ms INTEGER,
+    permits INTEGER,
+    created_by TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS uploads (
+    upload_id TEXT PRIMARY KEY,
+    project TEXT NOT NULL,
+    repo TEXT NOT NULL,
+    full_path TEXT NOT NULL,
+    created_by TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS parts (
+    upload_id TEXT NOT NULL,
+    sequence INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    PRIMARY KEY (upload_id, sequence)
+);
+"""
+
+
+def now_ms() -> int:
+    """The current time in milliseconds since the epoch."""
+    return time.time_ns() // 1_000_000
+
+
+class Database:
+    """``meta.sqlite3`` in WAL mode. Thread-safe: each thread has its own connection.
+
+    Writers are serialised by ``lock`` (re-entrant), so committing a node and
+    collecting an unreferenced blob never race each other.
+    """
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self.lock = threading.RLock()
+        with self.lock:
+            self.connection().executescript(SCHEMA)
+
+    def connection(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            db.row_factory = sqlite3.Row
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("PRAGMA busy_timeout=30000")
+            self._local.db = db
+        return db
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, serialised with every other writer."""
+        with self.lock:
+            db = self.connection()
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")

@@ -1,0 +1,94 @@
+"""The block (multipart) upload service under ``/generic/block/{project}/{repo}/{path}``.
+
+``POST`` starts an upload; each part is a ``PUT`` of the file's generic URL
+with ``X-BKREPO-UPLOAD-ID`` and ``X-BKREPO-SEQUENCE``; ``PUT`` (and, as the
+routes fall today, ``HEAD``) completes, ``DELETE`` aborts and ``GET`` lists
+the parts received.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from ..accounts import READ, WRITE
+from ..envelope import ApiError, envelope
+from ..request import Request
+from ..responses import Response
+from ..store import BlocksBroken, UploadNotFound
+from .common import Context, check_digests, check_target, commit, overwrite, upload_options
+
+#: How long bk-repo keeps an unfinished block upload.
+EXPIRE_SECONDS = 43200
+
+
+def start(context: Context, request: Request, project: str, repo: str, full_path: str) -> Response:
+    context.permit(request, WRITE, project, repo)
+    check_target(context, project, repo, full_path, overwrite(request))
+    upload_id = context.store.blocks.start(project, repo, full_path, request.user)
+    return envelope(request, {"uploadId": upload_id, "expireSeconds": EXPIRE_SECONDS})
+
+
+def list_parts(context: Context, request: Request, project: str, repo: str, full_path: str) -> Response:
+    context.permit(request, READ, project, repo)
+    with known_upload(request) as upload_id:
+        parts = context.store.blocks.list_parts(upload_id)
+    return envelope(request, [{"size": p.size, "sha256": p.sha256, "sequence": p.sequence} for p in parts])
+
+
+def abort(context: Context, request: Request, project: str, repo: str, full_path: str) -> Response:
+    context.permit(request, WRITE, project, repo)
+    with known_upload(request) as upload_id:
+        context.store.blocks.abort(upload_id)
+    return envelope(request, None)
+
+
+def complete(context: Context, request: Request, project: str, repo: str, full_path: str) -> Response:
+    """Merge parts 1..N into the file at ``full_path``."""
+    context.permit(request, WRITE, project, repo)
+    with known_upload(request) as upload_id:
+        options = upload_options(request)
+        if full_path == "/":
+            raise ApiError(250105, "fullPath")
+        try:
+            received = context.store.blocks.merge(upload_id)
+        except BlocksBroken:
+            raise ApiError(251212) from None
+        try:
+            commit(context, project, repo, full_path, received, request.user, options)
+        finally:
+            context.store.blobs.discard(received)
+    return envelope(request, None)
+
+
+def part(context: Context, request: Request, upload_id: str, sequence_text: str) -> Response:
+    """One part, sent to the file's generic URL (the generic ``PUT`` hands it here)."""
+    try:
+        sequence = int(sequence_text.strip())
+    except ValueError:
+        raise ApiError(250102) from None  # bk-repo's toInt() failure
+    blocks = context.store.blocks
+    if not blocks.exists(upload_id):
+        raise ApiError(251201, upload_id)
+    keep_new = overwrite(request)
+    received = context.store.blobs.receive(request.body(), request.body_length())
+    try:
+        check_digests(request, received)
+        blocks.store_part(upload_id, sequence, received, keep_new)
+    except UploadNotFound:
+        raise ApiError(251201, upload_id) from None
+    finally:
+        context.store.blobs.discard(received)
+    return envelope(request, None)
+
+
+@contextmanager
+def known_upload(request: Request) -> Iterator[str]:
+    """The ``X-BKREPO-UPLOAD-ID`` header (250118 without one); an unknown id is 251201."""
+    upload_id = (request.header("X-BKREPO-UPLOAD-ID") or "").strip()
+    if not upload_id:
+        raise ApiError(250118, "X-BKREPO-UPLOAD-ID")
+    try:
+        yield upload_id
+    except UploadNotFound:
+        raise ApiError(251201, upload_id) from None

@@ -1,0 +1,60 @@
+"""What a handler answers with: a status, headers and a WSGI body."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import BinaryIO
+
+STATUS_TEXT = {
+    200: "OK",
+    206: "Partial Content",
+    302: "Found",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    405: "Method Not Allowed",
+    416: "Requested Range Not Satisfiable",
+    500: "Internal Server Error",
+}
+
+
+@dataclass
+class Response:
+    status: int
+    headers: list[tuple[str, str]]
+    body: Iterable[bytes]
+
+
+def empty(status: int, headers: list[tuple[str, str]]) -> Response:
+    """A response without a body (the headers still describe the body a GET would get)."""
+    return Response(status, headers, [b""])
+
+
+class FileRange:
+    """A WSGI body that sends ``length`` bytes of ``file`` from ``offset``.
+
+    Any WSGI server can iterate it; the dev server's own runner recognises it
+    and uses ``socket.sendfile`` instead.
+    """
+
+    block_size = 1024 * 1024
+
+    def __init__(self, file: BinaryIO, offset: int, length: int) -> None:
+        self.file = file
+        self.offset = offset
+        self.length = length
+
+    def __iter__(self) -> Iterator[bytes]:
+        self.file.seek(self.offset)
+        remaining = self.length
+        while remaining > 0:
+            chunk = self.file.read(min(self.block_size, remaining))
+            if not chunk:
+                break
+            remaining -= len(chunk)
+            yield chunk
+
+    def close(self) -> None:
+        self.file.close()
