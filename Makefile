@@ -9,12 +9,14 @@ BIN := $(VENV)/bin
 DJANGO_SPEC ?= Django>=5.2,<5.3
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test lint typecheck pytest system-deps sandbox devserver bench bench-smoke test-matrix clean
+.PHONY: help venv test lint typecheck pytest docs docs-serve system-deps sandbox devserver bench bench-smoke test-matrix clean
 
 help:
 	@echo "make sandbox     run the demo site against a local bk-repo dev server"
 	@echo "make test        lint, type-check and run the test suite (what CI runs)"
 	@echo "make devserver   run the bk-repo dev server with default options"
+	@echo "make docs        build the documentation into docs/_build/html (warnings are errors)"
+	@echo "make docs-serve  build the documentation and serve it on http://127.0.0.1:$(DOCS_PORT)/"
 	@echo "make bench       run the benchmarks and write bench/results.md"
 	@echo "make test-matrix run the tests on every supported Python x Django"
 
@@ -39,7 +41,21 @@ typecheck: $(STAMP)
 pytest: $(STAMP) system-deps
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
+# The test suite builds the docs too (tests/docs/), so a broken reference fails CI.
 test: lint typecheck pytest
+
+# The docs: Sphinx from the "docs" dependency group (part of "dev"). A fresh
+# build every time, so warnings of unchanged pages are never hidden.
+DOCS_BUILD ?= docs/_build/html
+DOCS_PORT ?= 8001
+
+docs: $(STAMP)
+	$(BIN)/python -m sphinx -W --keep-going -n -E -a -q -b html docs $(DOCS_BUILD)
+	@echo "Built $(DOCS_BUILD)/index.html"
+
+docs-serve: docs
+	@echo "Serving the docs on http://127.0.0.1:$(DOCS_PORT)/ (Ctrl-C stops)"
+	$(BIN)/python -m http.server --bind 127.0.0.1 --directory $(DOCS_BUILD) $(DOCS_PORT)
 
 # The browser test drives Debian's Chromium and the shared URL cache test a
 # real Redis; install them when they are missing.
@@ -73,4 +89,4 @@ test-matrix: $(STAMP) system-deps
 	$(BIN)/nox $(NOX_ARGS)
 
 clean:
-	rm -rf $(VENV) .nox .mypy_cache .ruff_cache .pytest_cache build dist *.egg-info
+	rm -rf $(VENV) .nox .mypy_cache .ruff_cache .pytest_cache build dist *.egg-info docs/_build

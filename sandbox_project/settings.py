@@ -92,6 +92,9 @@ STORAGES = {
 # The expiry demo asks for links that stop working after this many seconds.
 SANDBOX_SHORT_LINK_SECONDS = int(os.environ.get("SANDBOX_SHORT_LINK_SECONDS", "5"))
 
+# The documentation built by `make docs`, served at /docs/ (a hint how to build it until then).
+SANDBOX_DOCS_DIR = Path(os.environ.get("SANDBOX_DOCS_DIR", REPO_DIR / "docs" / "_build" / "html"))
+
 # Uploads larger than this are refused with a form error.
 SANDBOX_MAX_UPLOAD_BYTES = int(os.environ.get("SANDBOX_MAX_UPLOAD_BYTES", str(20 * 1024 * 1024)))
 

@@ -10,4 +10,6 @@ urlpatterns = [
     path("documents/<int:pk>/short-link/", views.short_link, name="short_link"),
     path("browse/<str:alias>/", views.browse, name="browse"),
     path("browse/<str:alias>/delete/", views.browse_delete, name="browse_delete"),
+    path("docs/", views.docs, name="docs"),
+    path("docs/<path:page>", views.docs, name="docs_page"),
 ]

@@ -17,6 +17,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_POST
+from django.views.static import serve
 
 from bkstorages.exceptions import BKStorageError
 from bkstorages.urlcache import cache_lifetime
@@ -315,3 +316,15 @@ def forget_file(alias: str, name: str) -> int:
         if setting(BUCKET_SETTING[model_alias]) == target:
             removed += model.objects.filter(**{field: name}).delete()[0]
     return removed
+
+
+def docs(request: HttpRequest, page: str = "") -> HttpResponse:
+    """The documentation as ``make docs`` built it, or how to build it."""
+    root = settings.SANDBOX_DOCS_DIR
+    if not (root / "index.html").is_file():
+        return render(request, "gallery/docs_missing.html", {"docs_dir": root}, status=404)
+    if ".." in page.split("/"):
+        raise Http404("No such page.")
+    if not page or page.endswith("/"):
+        page += "index.html"
+    return serve(request, page, document_root=str(root))

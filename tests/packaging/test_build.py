@@ -115,6 +115,8 @@ def test_the_sdist_holds_what_the_tests_need(built: Built) -> None:
         "scripts/sandbox.sh",
         "sandbox_project/manage.py",
         "bench/run.py",
+        "docs/conf.py",
+        "docs/index.rst",
     ):
         assert f"{built.sdist_root}/{needed}" in names, needed
     assert not [name for name in names if "__pycache__" in name or name.endswith(".pyc")]

@@ -1,10 +1,10 @@
-"""Every code block in README.rst runs here, so the README cannot rot.
+"""Every code block in README.rst and in the docs/ pages runs here, so the examples cannot rot.
 
-Python blocks run in order in one namespace, against fresh dev-server
-repositories: settings blocks become Django settings for the blocks after
-them, ``test_*`` functions are called with the fixture they name, and each
-block listed in ``CHECKS`` has its result checked. Console blocks are checked
-command by command; a command nobody knows how to check fails the test.
+Python blocks of one document run in order in one namespace, against fresh
+dev-server repositories: settings blocks become Django settings for the blocks
+after them, ``test_*`` functions are called with the fixture they name, and
+each block listed in ``CHECKS`` has its result checked. Console blocks are
+checked command by command; a command nobody knows how to check fails the test.
 """
 
 import ast
@@ -38,7 +38,9 @@ from bkstorages_contrib.staticfiles import BKRepoManifestStaticStorage
 from tests.sandbox.runner import REPO_DIR
 
 README = REPO_DIR / "README.rst"
-# Models defined by README blocks join the sandbox's app, so that Django can register them.
+# The documents whose code blocks run: the README (PyPI's page) and every page of the docs.
+DOCUMENTS = [README, *sorted(path for path in (REPO_DIR / "docs").rglob("*.rst") if "_build" not in path.parts)]
+# Models defined by example blocks join the sandbox's app, so that Django can register them.
 EXAMPLE_MODULE = "sandbox_project.gallery.readme_example"
 
 
@@ -47,9 +49,14 @@ class Block:
     language: str
     code: str
     line: int
+    document: str = "README.rst"
+
+    @property
+    def where(self) -> str:
+        return f"{self.document} line {self.line}"
 
 
-def code_blocks(text: str) -> list[Block]:
+def code_blocks(text: str, document: str = "README.rst") -> list[Block]:
     """The ``.. code-block::`` directives of an RST document, dedented."""
     lines = text.splitlines()
     blocks = []
@@ -64,25 +71,38 @@ def code_blocks(text: str) -> list[Block]:
                 break
             body.append(following)
         code = textwrap.dedent("\n".join(body)).strip("\n")
-        assert code, f"README.rst line {number + 1}: an empty code block"
-        assert not code.startswith(":"), f"README.rst line {number + 1}: code-block options are not supported"
-        blocks.append(Block(match.group(2), code + "\n", number + 1))
+        assert code, f"{document} line {number + 1}: an empty code block"
+        assert not code.startswith(":"), f"{document} line {number + 1}: code-block options are not supported"
+        blocks.append(Block(match.group(2), code + "\n", number + 1, document))
     return blocks
 
 
-BLOCKS = code_blocks(README.read_text(encoding="utf-8"))
+def document_name(path: Path) -> str:
+    return path.relative_to(REPO_DIR).as_posix()
 
 
-def test_every_code_block_is_one_we_run() -> None:
-    assert {block.language for block in BLOCKS} <= {"python", "console"}
-    assert len([block for block in BLOCKS if block.language == "python"]) >= 10
+BLOCKS_BY_DOCUMENT = {
+    document_name(path): code_blocks(path.read_text(encoding="utf-8"), document_name(path)) for path in DOCUMENTS
+}
+BLOCKS = [block for blocks in BLOCKS_BY_DOCUMENT.values() for block in blocks]
+
+
+@pytest.mark.parametrize("document", DOCUMENTS, ids=document_name)
+def test_every_code_block_is_one_we_run(document: Path) -> None:
+    assert {block.language for block in BLOCKS_BY_DOCUMENT[document_name(document)]} <= {"python", "console"}
     # A literal block ("::") would escape these tests: write ".. code-block::" instead.
     literal = [
         number + 1
-        for number, line in enumerate(README.read_text(encoding="utf-8").splitlines())
+        for number, line in enumerate(document.read_text(encoding="utf-8").splitlines())
         if line.rstrip().endswith("::") and ".. " not in line
     ]
     assert literal == []
+
+
+def test_the_examples_are_many_and_the_docs_have_them() -> None:
+    assert len([block for block in BLOCKS if block.language == "python"]) >= 10
+    assert len(DOCUMENTS) > 10
+    assert len(README.read_text(encoding="utf-8").splitlines()) <= 300
 
 
 def test_the_readme_renders_without_warnings() -> None:
@@ -93,6 +113,13 @@ def test_the_readme_renders_without_warnings() -> None:
         settings_overrides={"report_level": 2, "halt_level": 5, "warning_stream": warnings},
     )
     assert warnings.getvalue() == ""
+
+
+def test_the_readme_links_are_absolute() -> None:
+    """PyPI cannot follow links relative to the repository."""
+    targets = re.findall(r"<([^>]+)>`_", README.read_text(encoding="utf-8"))
+    assert targets
+    assert [target for target in targets if not target.startswith("https://")] == []
 
 
 # --- console blocks ---------------------------------------------------------
@@ -187,7 +214,9 @@ COMMANDS: dict[str, Callable[[list[str], Shell], None]] = {
 
 
 @pytest.mark.parametrize(
-    "block", [block for block in BLOCKS if block.language == "console"], ids=lambda block: f"line{block.line}"
+    "block",
+    [block for block in BLOCKS if block.language == "console"],
+    ids=lambda block: f"{block.document}:{block.line}",
 )
 def test_console_block(block: Block, tmp_path: Path, bkrepo_repos: Any) -> None:
     commands = [line[2:] for line in block.code.splitlines() if line.startswith("$ ")]
@@ -198,7 +227,7 @@ def test_console_block(block: Block, tmp_path: Path, bkrepo_repos: Any) -> None:
     shell = Shell(tmp_path, env)
     for command in commands:
         program, *args = shlex.split(command)
-        assert program in COMMANDS, f"README.rst line {block.line}: nothing checks {command!r}"
+        assert program in COMMANDS, f"{block.where}: nothing checks {command!r}"
         COMMANDS[program](args, shell)
 
 
@@ -316,23 +345,43 @@ CHECKS: dict[str, Callable[[dict[str, Any], Any], None]] = {
 }
 
 
-# Checks for blocks that other sections may or may not show.
-OPTIONAL_CHECKS = {'"staticfiles": {"BACKEND": "bkstorages_contrib.staticfiles.BKRepoManifestStaticStorage"},'}
+def check_private_link(ns: dict[str, Any], value: Any) -> None:
+    assert "token=" in ns["link"]
+    assert fetch(ns["link"]) == b"month,total\n"
 
 
-def run_block(code: str, ns: dict[str, Any]) -> Any:
+CHECKS["link = private.url(name)  # a signed link, valid for 600 seconds"] = check_private_link
+
+
+def test_every_check_belongs_to_a_block() -> None:
+    """A check whose line no document shows anymore would silently stop running."""
+    lines = {line.strip() for block in BLOCKS if block.language == "python" for line in block.code.splitlines()}
+    assert set(CHECKS) <= lines
+
+
+def run_block(block: Block, ns: dict[str, Any]) -> Any:
     """Run a block like an interactive session: the value of a final expression is returned."""
-    tree = ast.parse(code)
+    tree = ast.parse(block.code)
     last = tree.body.pop() if tree.body and isinstance(tree.body[-1], ast.Expr) else None
-    exec(compile(tree, "README.rst", "exec"), ns)  # noqa: S102 - the README's own examples
+    # Line numbers of tracebacks point into the document.
+    ast.increment_lineno(tree, block.line + 1)
+    exec(compile(tree, block.document, "exec"), ns)  # noqa: S102 - the documents' own examples
     if last is None:
         return None
-    return eval(compile(ast.Expression(last.value), "README.rst", "eval"), ns)  # noqa: S307
+    expression = ast.Expression(last.value)
+    ast.increment_lineno(expression, block.line + 1)
+    return eval(compile(expression, block.document, "eval"), ns)  # noqa: S307
 
 
-# The README shows DEFAULT_FILE_STORAGE for Django 4.2, which warns that it is deprecated.
+PYTHON_DOCUMENTS = [
+    document for document, blocks in BLOCKS_BY_DOCUMENT.items() if any(block.language == "python" for block in blocks)
+]
+
+
+# The docs show DEFAULT_FILE_STORAGE for Django 4.2, which warns that it is deprecated.
 @pytest.mark.filterwarnings("ignore:The DEFAULT_FILE_STORAGE setting is deprecated")
-def test_python_blocks(bkrepo_settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("document", PYTHON_DOCUMENTS)
+def test_python_blocks(document: str, bkrepo_settings: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     server = bkrepo_settings.server
     for name, value in server.env().items():
         monkeypatch.setenv(name, value)
@@ -342,14 +391,17 @@ def test_python_blocks(bkrepo_settings: Any, monkeypatch: pytest.MonkeyPatch) ->
 
     ns: dict[str, Any] = {"__name__": EXAMPLE_MODULE}
     fixtures = {"bkrepo_settings": bkrepo_settings}
+    blocks = [block for block in BLOCKS_BY_DOCUMENT[document] if block.language == "python"]
+    expected = {key for key in CHECKS for block in blocks if key in {line.strip() for line in block.code.splitlines()}}
     seen = set()
+    defined_tests = set()
     try:
         with contextlib.ExitStack() as stack:
-            for block in [block for block in BLOCKS if block.language == "python"]:
+            for block in blocks:
                 before = dict(ns)
                 printed = io.StringIO()
                 with contextlib.redirect_stdout(printed):
-                    value = run_block(block.code, ns)
+                    value = run_block(block, ns)
                 ns["printed"] = printed.getvalue()
                 new_settings = {
                     name: value for name, value in ns.items() if name.isupper() and before.get(name, ns) is not value
@@ -360,6 +412,7 @@ def test_python_blocks(bkrepo_settings: Any, monkeypatch: pytest.MonkeyPatch) ->
                     stack.enter_context(override_settings(**new_settings))
                 for name in sorted(set(ns) - set(before)):
                     if name.startswith("test_") and callable(ns[name]):
+                        defined_tests.add(name)
                         wanted = inspect.signature(ns[name]).parameters
                         ns[name](**{fixture: fixtures[fixture] for fixture in wanted})
                         seen.add(name)
@@ -368,7 +421,8 @@ def test_python_blocks(bkrepo_settings: Any, monkeypatch: pytest.MonkeyPatch) ->
                         check(ns, value)
                         seen.add(key)
     finally:
-        apps.all_models["gallery"].pop("profile", None)
+        for name, model in list(apps.all_models["gallery"].items()):
+            if model.__module__ == EXAMPLE_MODULE:
+                del apps.all_models["gallery"][name]
         apps.clear_cache()
-    assert set(CHECKS) - OPTIONAL_CHECKS <= seen
-    assert any(name.startswith("test_") for name in seen)
+    assert expected | defined_tests <= seen

@@ -196,3 +196,24 @@ def test_admin_lists_and_adds_every_model(site: Any, client: Client) -> None:
         page = client.get(reverse(f"admin:gallery_{model}_changelist"))
         assert page.status_code == 200
     assert "From the admin" in client.get(reverse("admin:gallery_document_changelist")).content.decode()
+
+
+def test_the_docs_link_shows_how_to_build_the_docs_until_they_are_built(
+    site: Any, client: Client, tmp_path: Any, settings: Any
+) -> None:
+    settings.SANDBOX_DOCS_DIR = tmp_path / "html"
+    home = client.get(reverse("home")).content.decode()
+    assert f'href="{reverse("docs")}"' in home
+    response = client.get(reverse("docs"))
+    assert response.status_code == 404
+    assert "make docs" in response.content.decode()
+
+    (tmp_path / "html" / "reference").mkdir(parents=True)
+    (tmp_path / "html" / "index.html").write_text("<h1>bkstorages docs</h1>")
+    (tmp_path / "html" / "reference" / "settings.html").write_text("<h1>Settings</h1>")
+    response = client.get(reverse("docs"))
+    assert response.status_code == 200
+    assert b"".join(response.streaming_content) == b"<h1>bkstorages docs</h1>"
+    page = client.get(reverse("docs_page", args=["reference/settings.html"]))
+    assert b"".join(page.streaming_content) == b"<h1>Settings</h1>"
+    assert client.get(reverse("docs_page", args=["../settings.py"])).status_code == 404

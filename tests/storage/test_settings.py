@@ -228,20 +228,6 @@ def test_no_secret_in_logs_at_any_level(bkrepo_settings: Any, caplog: pytest.Log
     assert token not in text
 
 
-def test_the_readme_documents_every_option() -> None:
-    from pathlib import Path
-
-    from bkstorages.conf import OPTIONS
-
-    readme = (Path(__file__).resolve().parents[2] / "README.rst").read_text("utf-8")
-    table = readme.split("\nSettings\n--------\n", 1)[1].split("\n------", 1)[0]
-    for option in OPTIONS:
-        assert f"``{option.name}``" in table, option.name
-        if option.setting:
-            assert f"``{option.setting}``" in table, option.setting
-    assert "Upgrading from bkstorages 3.x" in readme
-
-
 def test_the_client_defaults_match_the_documented_ones() -> None:
     # client.py never imports Django, so it keeps its own defaults for use
     # outside a Django project; they must be the ones conf.py documents.

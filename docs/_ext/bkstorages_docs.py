@@ -1,0 +1,176 @@
+"""Sphinx directives that write the reference pages from the code itself.
+
+``.. bkstorages-settings::``
+    One section per option of :data:`bkstorages.conf.OPTIONS` (setting,
+    environment variable, keyword, type, default, what it does), plus the
+    settings a storage class reads instead of an option's own (the buckets).
+    The directive's content adds longer explanations: a line naming a setting
+    or keyword, then the indented text that belongs to it. Text for an option
+    the table does not have is an error, so explanations cannot outlive their
+    option.
+
+Each section also declares the setting with ``.. setting::``, so pages link
+to it with ``:setting:`BKREPO_...```.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from docutils import nodes
+from docutils.statemachine import StringList
+from sphinx.application import Sphinx
+from sphinx.util.docutils import SphinxDirective
+from sphinx.util.nodes import nested_parse_with_titles
+
+KIND_NAMES = {
+    "str": "string",
+    "bool": "boolean",
+    "optional_bool": "boolean, or unset",
+    "float": "number",
+    "int": "integer",
+}
+
+MiB = 1024 * 1024
+
+
+def literal(value: Any) -> str:
+    return f"``{value!r}``" if not isinstance(value, str) else f'``"{value}"``'
+
+
+def describe_default(option: Any) -> str:
+    if option.required:
+        return "required"
+    if option.default is None:
+        return "none"
+    text = literal(option.default)
+    if isinstance(option.default, int) and not isinstance(option.default, bool) and option.default >= MiB:
+        size = option.default / MiB
+        text += f" ({size / 1024:g} GiB)" if size >= 1024 else f" ({size:g} MiB)"
+    return text
+
+
+def sentence(text: str) -> str:
+    """A help text as a sentence: capitalized (except a name such as bk-repo) and with a full stop."""
+    text = text.strip()
+    if not text.startswith("bk"):
+        text = text[:1].upper() + text[1:]
+    return text + ("" if text.endswith(".") else ".")
+
+
+def class_settings() -> dict[str, list[str]]:
+    """Option name -> the settings storage classes read for it instead of the option's own."""
+    from bkstorages import conf
+
+    found: dict[str, list[str]] = {}
+    for setting, option in getattr(conf, "CLASS_SETTINGS", {}).items():
+        found.setdefault(option, []).append(setting)
+    if not found:  # before conf.py had the table: the classes' own attributes
+        from bkstorages.backends.bkrepo import BKRepoPrivateStorage, BKRepoPublicStorage, BKRepoStorage
+        from bkstorages_contrib import staticfiles
+
+        found["bucket"] = [cls.bucket_setting for cls in (BKRepoStorage, BKRepoPublicStorage, BKRepoPrivateStorage)] + [
+            staticfiles.STATIC_BUCKET_SETTING
+        ]
+        found["public"] = list(conf.PUBLIC_SETTING_BY_BUCKET_SETTING.values())
+        found["location"] = [staticfiles.STATIC_LOCATION_SETTING]
+    return found
+
+
+def parse_notes(content: StringList) -> dict[str, StringList]:
+    """``NAME`` lines followed by indented text -> {NAME: that text, dedented}."""
+    notes: dict[str, StringList] = {}
+    current: StringList | None = None
+    for line, (source, offset) in zip(content, content.items, strict=True):
+        if line and not line[0].isspace():
+            current = notes.setdefault(line.strip(), StringList())
+        elif current is not None:
+            current.append(line[3:] if line.startswith("   ") else line.strip(), source, offset)
+    return notes
+
+
+class SettingsDirective(SphinxDirective):
+    has_content = True
+
+    def run(self) -> list[nodes.Node]:
+        from bkstorages import conf
+
+        notes = parse_notes(self.content)
+        extra = class_settings()
+        known = {name for option in conf.OPTIONS for name in (option.name, option.setting) if name}
+        known |= {setting for settings in extra.values() for setting in settings}
+        unknown = sorted(set(notes) - known)
+        if unknown:
+            raise self.error(f"explanations for options that bkstorages.conf does not have: {', '.join(unknown)}")
+
+        lines = StringList()
+        for text in self.summary(conf.OPTIONS, extra):
+            lines.append(text, "<bkstorages.conf.OPTIONS>")
+        for option in conf.OPTIONS:
+            for text in self.section(option, extra.get(option.name, []), notes):
+                lines.append(text, "<bkstorages.conf.OPTIONS>")
+        container = nodes.container()
+        nested_parse_with_titles(self.state, lines, container)
+        return container.children
+
+    @staticmethod
+    def settings_of(option: Any, extra: list[str]) -> list[str]:
+        own = [option.setting] if option.setting else []
+        return own + [name for name in extra if name not in own]
+
+    def summary(self, options: Any, extra: dict[str, list[str]]) -> Iterator[str]:
+        """One table of every option, each row linking to its section."""
+        yield ".. list-table::"
+        yield "   :header-rows: 1"
+        yield "   :widths: 40 25 15 20"
+        yield ""
+        yield "   * - Setting and environment variable"
+        yield "     - Keyword"
+        yield "     - Type"
+        yield "     - Default"
+        for option in options:
+            settings = self.settings_of(option, extra.get(option.name, []))
+            names = ", ".join(f":setting:`{name}`" for name in settings) or f":ref:`none <option-{option.name}>`"
+            yield f"   * - {names}"
+            yield f"     - ``{option.name}``"
+            yield f"     - {KIND_NAMES.get(option.kind, option.kind)}"
+            yield f"     - {describe_default(option)}"
+        yield ""
+
+    def section(self, option: Any, extra: list[str], notes: dict[str, StringList]) -> Iterator[str]:
+        settings = self.settings_of(option, extra)
+        title = ", ".join(f"``{name}``" for name in settings) or f"``{option.name}``"
+        for name in settings:
+            yield f".. setting:: {name}"
+            yield ""
+        yield f".. _option-{option.name}:"
+        yield ""
+        yield title
+        yield "-" * len(title)
+        yield ""
+        keyword = f"``{option.name}``"
+        if option.aliases:
+            keyword += " (3.x: " + ", ".join(f"``{alias}``" for alias in option.aliases) + ")"
+        where = "Django setting and environment variable" if settings else "keyword or class attribute only"
+        facts = [
+            f"**Keyword** {keyword}",
+            f"**Type** {KIND_NAMES.get(option.kind, option.kind)}",
+            f"**Default** {describe_default(option)}",
+            f"**Set as** {where}",
+        ]
+        yield " · ".join(facts)
+        yield ""
+        yield sentence(option.help)
+        if option.secret:
+            yield "It never appears in logs, errors, ``repr()``, ``deconstruct()`` or migrations."
+        yield ""
+        for name in (option.name, *settings):
+            yield from notes.get(name, StringList())
+            yield ""
+
+
+def setup(app: Sphinx) -> dict[str, Any]:
+    app.add_crossref_type("setting", "setting", indextemplate="pair: %s; setting")
+    app.add_directive("bkstorages-settings", SettingsDirective)
+    return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

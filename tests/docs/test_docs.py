@@ -1,0 +1,134 @@
+"""The documentation builds with warnings as errors, and its generated pages cover the code.
+
+``make test`` runs these, so a broken reference, a setting nobody documented
+or a check id missing from the docs fails CI. The build goes to a temporary
+directory (never over ``docs/_build``) in a subprocess, because the docs'
+``conf.py`` configures Django on its own.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from bkstorages import conf
+from bkstorages_contrib.devserver.__main__ import build_parser
+
+REPO_DIR = Path(__file__).resolve().parents[2]
+DOCS = REPO_DIR / "docs"
+SOURCES = [REPO_DIR / "bkstorages", REPO_DIR / "bkstorages_contrib"]
+
+
+@dataclass
+class Site:
+    root: Path
+
+    def page(self, name: str) -> str:
+        return (self.root / name).read_text(encoding="utf-8")
+
+    def text(self, name: str) -> str:
+        """A page's words without tags, as a reader sees them."""
+        return html.unescape(re.sub(r"<[^>]+>", "", self.page(name)))
+
+
+@pytest.fixture(scope="module")
+def site(tmp_path_factory: pytest.TempPathFactory) -> Site:
+    out = tmp_path_factory.mktemp("docs") / "html"
+    # The options of `make docs`: warnings are errors, unresolved references too, a fresh build.
+    command = ["-W", "--keep-going", "-n", "-E", "-a", "-q", "-b", "html", str(DOCS), str(out)]
+    result = subprocess.run(
+        [sys.executable, "-m", "sphinx", *command],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stderr == ""  # -q: only warnings would be printed
+    return Site(out)
+
+
+def names_in_code(pattern: str) -> set[str]:
+    found: set[str] = set()
+    for folder in SOURCES:
+        for path in folder.rglob("*.py"):
+            found.update(re.findall(pattern, path.read_text(encoding="utf-8")))
+    return found
+
+
+def test_every_setting_is_in_the_settings_reference(site: Site) -> None:
+    settings = names_in_code(r"\bBKREPO_[A-Z][A-Z_]*[A-Z]\b")
+    assert {"BKREPO_ENDPOINT_URL", "BKREPO_PUBLIC_BUCKET", "BKREPO_STATIC_LOCATION"} <= settings
+    page = site.page("reference/settings.html")
+    # Each setting has its own anchor (".. setting::"), so other pages can link to it.
+    missing = [name for name in sorted(settings) if f'id="std-setting-{name}"' not in page]
+    assert missing == []
+
+
+def test_every_option_has_its_keyword_type_and_default(site: Site) -> None:
+    page = site.page("reference/settings.html")
+    for option in conf.OPTIONS:
+        # The option's own section: from its anchor to the next section.
+        section = page.split(f'id="option-{option.name.replace("_", "-")}"', 1)[1].split("<section", 1)[0]
+        facts = re.sub(r"\s+", "", html.unescape(re.sub(r"<[^>]+>", "", section)))
+        assert f"Keyword{option.name}" in facts, option.name
+        for alias in option.aliases:
+            assert alias in facts, alias
+        assert "Type" in facts
+        if option.default not in (None, ""):
+            assert f"Default{option.default!r}".replace("'", '"') in facts, option.name
+
+
+def test_every_check_id_is_documented(site: Site) -> None:
+    ids = names_in_code(r"\bbkstorages\.[EW]\d{3}\b")
+    assert {"bkstorages.E001", "bkstorages.W001"} <= ids
+    text = site.text("reference/checks.html")
+    assert [check_id for check_id in sorted(ids) if check_id not in text] == []
+
+
+def test_every_dev_server_option_is_documented(site: Site) -> None:
+    text = site.text("reference/devserver.html")
+    actions = build_parser()._actions
+    options = [option for action in actions for option in action.option_strings if option not in {"-h", "--help"}]
+    assert "--port" in options
+    assert [option for option in options if option not in text] == []
+
+
+def test_the_performance_page_shows_the_last_benchmark_run(site: Site) -> None:
+    results = (REPO_DIR / "bench" / "results.md").read_text(encoding="utf-8")
+    first_line = results.splitlines()[2]  # the run: date, commit, machine
+    commit = re.search(r"commit `([0-9a-f]+)`", first_line)
+    assert commit
+    text = site.text("performance.html")
+    assert commit.group(1) in text
+    rows = [line for line in results.splitlines() if line.startswith("| download 1 GiB |")]
+    assert rows
+    for cell in rows[0].strip("|").split("|")[1:4]:
+        assert cell.strip() in text
+    assert (site.root / "_images" / "results.png").read_bytes() == (REPO_DIR / "bench" / "results.png").read_bytes()
+
+
+def test_the_changelog_and_upgrade_guide_are_there(site: Site) -> None:
+    changelog = (REPO_DIR / "CHANGELOG.rst").read_text(encoding="utf-8")
+    versions = re.findall(r"^(\d+\.\d+\.\d+)\n-+$", changelog, re.MULTILINE)
+    assert versions
+    text = site.text("changelog.html")
+    assert all(version in text for version in versions)
+    assert "Upgrading from bkstorages 3.x" in site.text("upgrading.html")
+
+
+def test_the_exceptions_and_the_api_come_from_the_docstrings(site: Site) -> None:
+    from bkstorages import exceptions
+
+    text = site.text("reference/exceptions.html")
+    for name in exceptions.__all__:
+        assert name in text, name
+    api = site.text("reference/api.html")
+    for name in ("BKRepoStorage", "BKRepoPublicStorage", "BKRepoPrivateStorage", "DevServer", "BKGenericRepoClient"):
+        assert name in api, name
