@@ -32,7 +32,7 @@ from .envelope import ApiError, error_envelope
 from .handlers import block, generic, repository, temporary
 from .handlers.common import Context
 from .request import Environ, Request, normalize_path
-from .responses import STATUS_TEXT, FileRange, Response, empty
+from .responses import STATUS_TEXT, FileRange, Response, empty, header_value
 from .store import BodyIncomplete, Store
 
 __all__ = ["DevServerApp", "FileRange", "parse_zone"]
@@ -65,6 +65,11 @@ def reads(handler: Handler) -> dict[str, Handler]:
     """``GET``, and ``HEAD`` as Spring answers it wherever it answers ``GET``."""
     return {"GET": handler, "HEAD": handler}
 
+
+#: An RFC 9110 token: what a header name may be.
+HEADER_NAME = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+#: What Spring's CORS processor adds to ``Vary`` on every cross-origin answer.
+CORS_VARY = "Origin, Access-Control-Request-Method, Access-Control-Request-Headers"
 
 #: ``{project}/{repo}[/{path}]``; an empty project or repository is a 404 once the method is allowed.
 ARTIFACT = r"(?P<project>[^/]*)/(?P<repo>[^/]*)(?:/(?P<path>.*))?"
@@ -124,7 +129,7 @@ class DevServerApp:
         except Exception:
             logger.exception("Unhandled error on %s %s", request.method, request.path)
             response = error_envelope(request, ApiError(250102))
-        headers = response.headers + request.always_headers
+        headers = [(name, header_value(value)) for name, value in response.headers + request.always_headers]
         if request.method == "HEAD" and not isinstance(response.body, FileRange):
             response.body = [b""]
         start_response(f"{response.status} {STATUS_TEXT.get(response.status, 'Unknown')}", headers)
@@ -157,7 +162,7 @@ class DevServerApp:
 
     def serve(self, request: Request, route: Route, groups: dict[str, str | None]) -> Response:
         if route.cross_origin and request.header("Origin"):
-            request.always_headers = [("Access-Control-Allow-Origin", "*"), ("Vary", "Origin")]
+            request.always_headers = [("Access-Control-Allow-Origin", "*"), ("Vary", CORS_VARY)]
             if request.method == "OPTIONS" and request.header("Access-Control-Request-Method"):
                 return preflight(request, tuple(route.methods))
         handler = route.methods.get(request.method)
@@ -176,16 +181,22 @@ class DevServerApp:
 
 
 def preflight(request: Request, methods: tuple[str, ...]) -> Response:
-    """A CORS preflight: 200 naming the methods when the one asked for is among them, else 403."""
+    """A CORS preflight as Spring answers it for ``@CrossOrigin`` (any origin, any header, the
+    route's methods, max age 1800): 200, or 403 when the method is not among the route's.
+
+    The asked-for headers are echoed only when each is a header name (an RFC 9110
+    token); anything else (a bare CR, a space inside a name) is refused with 403.
+    """
     wanted = (request.header("Access-Control-Request-Method") or "").strip().upper()
-    if wanted not in methods:
+    asked = [name.strip() for name in (request.header("Access-Control-Request-Headers") or "").split(",")]
+    asked = [name for name in asked if name]
+    if wanted not in methods or not all(HEADER_NAME.fullmatch(name) for name in asked):
         return empty(403, [("Content-Length", "0")])
     headers = [
         ("Access-Control-Allow-Methods", ",".join(methods)),
         ("Access-Control-Max-Age", "1800"),
         ("Content-Length", "0"),
     ]
-    asked = request.header("Access-Control-Request-Headers")
     if asked:
-        headers.append(("Access-Control-Allow-Headers", asked))
+        headers.append(("Access-Control-Allow-Headers", ", ".join(asked)))
     return empty(200, headers)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO
 
@@ -18,6 +17,7 @@ MAX_NAME = 1024
 LONG_MAX = 2**63 - 1
 TRUE_WORDS = {"true", "on", "yes", "1"}
 FALSE_WORDS = {"false", "off", "no", "0"}
+HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 
 
 @dataclass
@@ -136,8 +136,34 @@ def parse_int(value: str, name: str) -> int:
     return number
 
 
-def url_decode(value: str) -> str:
+def uri_decode(text: str) -> str:
+    """Spring's ``UriUtils.decode(text, UTF_8)``, which bk-repo applies to metadata.
+
+    ``%XX`` escapes become bytes read as UTF-8 (invalid sequences become U+FFFD),
+    ``+`` stays a plus, other characters stand for their low byte; a broken
+    escape (``%ZZ``, a trailing ``%4``) raises ``ValueError``.
+    """
+    if "%" not in text:
+        return text
+    decoded = bytearray()
+    index = 0
+    while index < len(text):
+        char = text[index]
+        if char == "%":
+            pair = text[index + 1 : index + 3]
+            if len(pair) < 2 or not all(digit in HEX_DIGITS for digit in pair):
+                raise ValueError(f"Invalid encoded sequence {text[index:]!r}")
+            decoded.append(int(pair, 16))
+            index += 3
+        else:
+            decoded.append(ord(char) & 0xFF)
+            index += 1
+    return decoded.decode("utf-8", errors="replace")
+
+
+def header_decode(value: str) -> str:
+    """A ``X-BKREPO-META-{key}`` value: decoded, or kept as sent when it does not decode."""
     try:
-        return urllib.parse.unquote(value, errors="strict")
-    except UnicodeDecodeError:
+        return uri_decode(value)
+    except ValueError:
         return value

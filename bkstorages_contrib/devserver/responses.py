@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -25,6 +26,23 @@ class Response:
     status: int
     headers: list[tuple[str, str]]
     body: Iterable[bytes]
+
+
+#: What Tomcat's output buffer never writes into a header value: controls other than TAB, DEL,
+#: and characters beyond Latin-1 (``Http11OutputBuffer.write(MessageBytes)``).
+UNSAFE_IN_HEADER = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]|[^\x00-\xff]")
+
+
+def header_value(value: str) -> str:
+    """``value`` as Tomcat writes it: each control a space, each non-Latin-1 character ``?``.
+
+    Every response header goes through here, so no byte a client sent (metadata
+    stored as ``Cache-Control``, a preflight's header list, a query string) can
+    end a header line or start a new one.
+    """
+    if UNSAFE_IN_HEADER.search(value) is None:
+        return value
+    return UNSAFE_IN_HEADER.sub(lambda found: " " if found.group() <= "\x7f" else "?", value)
 
 
 def empty(status: int, headers: list[tuple[str, str]]) -> Response:

@@ -12,7 +12,7 @@ from typing import NamedTuple
 
 from ..accounts import Accounts, Action
 from ..envelope import ApiError
-from ..request import Request, url_decode
+from ..request import Request, header_decode, uri_decode
 from ..store import Node, NodeConflict, NodeExists, Received, Repo, Store
 
 META_PREFIX = "x-bkrepo-meta-"
@@ -59,24 +59,37 @@ def upload_options(request: Request) -> UploadOptions:
 
 
 def metadata(request: Request) -> dict[str, str]:
-    """``X-BKREPO-META-{key}`` headers, then the packed ``X-BKREPO-META`` (base64 of ``k=v&...``)."""
+    """``X-BKREPO-META-{key}`` headers, then the packed ``X-BKREPO-META``, as bk-repo's
+    ``ArtifactMetadataHeaderResolver`` reads them: keys of the former trimmed and
+    lower-cased, the latter (base64 of ``k=v&...``) keeping the keys' case and winning."""
     found: dict[str, str] = {}
     for name, value in request.raw_headers():
         if name.lower().startswith(META_PREFIX):
             key = name[len(META_PREFIX) :].strip().lower()
             if key:
-                found[key] = url_decode(value)
+                found[key] = header_decode(value)
     packed = request.header("X-BKREPO-META")
-    if packed:
+    if packed is not None:
+        found.update(packed_metadata(packed))
+    return found
+
+
+def packed_metadata(packed: str) -> dict[str, str]:
+    """``decodeMetadata``: pairs with a blank key or value are skipped; invalid base64 gives
+    nothing, and a broken escape ends the reading (the pairs before it are kept)."""
+    found: dict[str, str] = {}
+    try:
+        text = base64.b64decode(packed.strip() + "=" * (-len(packed.strip()) % 4), validate=True)
+    except (binascii.Error, ValueError):
+        return found
+    for part in text.decode("utf-8", errors="replace").split("&"):
+        key, equals, value = part.strip().partition("=")
+        if not equals or not key.strip() or not value.strip():
+            continue
         try:
-            text = base64.b64decode(packed.strip(), validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
-            text = ""
-        for pair in text.split("&"):
-            key, _, value = pair.partition("=")
-            key, value = url_decode(key), url_decode(value)
-            if key and value:
-                found[key] = value
+            found[uri_decode(key)] = uri_decode(value)
+        except ValueError:
+            break
     return found
 
 
