@@ -1,22 +1,34 @@
-"""Storage settings: the one place that reads Django settings and the environment.
+"""Storage settings: the one place that reads ``BKREPO_*`` Django settings and environment variables.
 
-Each option is resolved when a storage is constructed, in this order:
+Each option of a storage is resolved at its first use (and again after
+Django's ``setting_changed`` for a ``BKREPO_*`` setting), in this order:
 
 1. the keyword argument (``STORAGES[...]["OPTIONS"]`` arrive as keyword arguments);
 2. a class attribute of the same name on a storage subclass;
-3. the Django setting (``BKREPO_*``);
+3. the Django setting (``BKREPO_*``; a class may name another one, e.g.
+   ``bucket_setting = "BKREPO_PUBLIC_BUCKET"``);
 4. the environment variable of the same name;
-5. the documented default.
+5. the default in :data:`OPTIONS`, the one table of defaults.
 
-Nothing here runs at import time, so ``override_settings`` just works for
-storages built inside it. Error messages name settings, never their values.
+:func:`resolve` never raises for a bad configuration: it returns the values
+and a list of :class:`Problem` records. A storage raises the first one as
+``ImproperlyConfigured`` (all missing settings at once); the system checks
+in ``bkstorages_contrib.checks`` report every one. Messages name settings and
+options, never the values of secrets.
+
+Values written in Python (keyword, class attribute, Django setting) must have
+their type (``False``, not ``"false"``); environment variables are text and
+are parsed. The endpoint is the gateway root: a URL with credentials, a query
+or fragment, or the ``/generic`` service suffix is refused.
 """
 
 from __future__ import annotations
 
+import math
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+import zoneinfo
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -25,12 +37,34 @@ from django.core.exceptions import ImproperlyConfigured
 
 MiB = 1024 * 1024
 
-__all__ = ["OPTIONS", "Option", "file_upload_temp_dir", "resolve", "use_tz"]
+__all__ = [
+    "CLIENT_OPTIONS",
+    "OPTIONS",
+    "Option",
+    "Problem",
+    "Resolution",
+    "file_upload_temp_dir",
+    "raise_for",
+    "resolve",
+    "setting_problems",
+    "settings_configured",
+    "use_tz",
+]
+
+#: Where a value came from, in order of precedence.
+KEYWORD = "keyword"
+CLASS_ATTRIBUTE = "class attribute"
+SETTING = "setting"
+ENVIRONMENT = "environment"
+DEFAULT = "default"
 
 
 @dataclass(frozen=True)
 class Option:
-    """One storage option: its keyword, its setting/environment name and default."""
+    """One storage option: its keyword, its setting/environment name and default.
+
+    ``client`` options are passed to :class:`~bkstorages.client.BKGenericRepoClient` as they are.
+    """
 
     name: str
     setting: str | None
@@ -40,6 +74,7 @@ class Option:
     aliases: tuple[str, ...] = ()
     required: bool = False
     secret: bool = False
+    client: bool = False
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -88,18 +123,31 @@ OPTIONS: tuple[Option, ...] = (
         "float",
         "3.x single timeout in seconds; the default of both timeouts below",
     ),
-    Option("connect_timeout", "BKREPO_CONNECT_TIMEOUT", 10.0, "float", "seconds to wait for a connection"),
-    Option("read_timeout", "BKREPO_READ_TIMEOUT", 30.0, "float", "seconds to wait for each read from the server"),
+    Option("connect_timeout", "BKREPO_CONNECT_TIMEOUT", 10.0, "float", "seconds to wait for a connection", client=True),
+    Option(
+        "read_timeout",
+        "BKREPO_READ_TIMEOUT",
+        30.0,
+        "float",
+        "seconds to wait for each read from the server",
+        client=True,
+    ),
     Option(
         "deadline",
         "BKREPO_DEADLINE",
         120.0,
         "float",
         "seconds an operation may take for its requests, retries and waits",
+        client=True,
     ),
-    Option("max_retries", "BKREPO_MAX_RETRIES", 3, "int", "retries of a failed idempotent request"),
+    Option("max_retries", "BKREPO_MAX_RETRIES", 3, "int", "retries of a failed idempotent request", client=True),
     Option(
-        "backoff", "BKREPO_RETRY_BACKOFF", 0.2, "float", "first retry delay in seconds, doubled each retry, with jitter"
+        "backoff",
+        "BKREPO_RETRY_BACKOFF",
+        0.2,
+        "float",
+        "first retry delay in seconds, doubled each retry, with jitter",
+        client=True,
     ),
     Option(
         "url_expire_seconds",
@@ -139,16 +187,18 @@ OPTIONS: tuple[Option, ...] = (
         1024 * MiB,
         "int",
         "files larger than this many bytes use block upload",
+        client=True,
     ),
-    Option("block_size", "BKREPO_BLOCK_SIZE", 16 * MiB, "int", "part size of block uploads in bytes"),
-    Option("block_upload_workers", "BKREPO_BLOCK_UPLOAD_WORKERS", 4, "int", "parts uploaded in parallel"),
-    Option("list_page_size", "BKREPO_LIST_PAGE_SIZE", 10_000, "int", "entries per listing request"),
+    Option("block_size", "BKREPO_BLOCK_SIZE", 16 * MiB, "int", "part size of block uploads in bytes", client=True),
+    Option("block_upload_workers", "BKREPO_BLOCK_UPLOAD_WORKERS", 4, "int", "parts uploaded in parallel", client=True),
+    Option("list_page_size", "BKREPO_LIST_PAGE_SIZE", 10_000, "int", "entries per listing request", client=True),
     Option(
         "verify_downloads",
         "BKREPO_VERIFY_DOWNLOADS",
         True,
         "bool",
         "check the sha256 of every whole download against the object's ETag",
+        client=True,
     ),
     Option(
         "max_memory_size",
@@ -166,169 +216,433 @@ OPTIONS: tuple[Option, ...] = (
     ),
 )
 
-OPTION_NAMES = frozenset(option.name for option in OPTIONS)
+OPTION_BY_NAME = {option.name: option for option in OPTIONS}
+OPTION_NAMES = frozenset(OPTION_BY_NAME)
 ALIASES = {alias: option.name for option in OPTIONS for alias in option.aliases}
+#: The options the client takes as they are (derived from the table).
+CLIENT_OPTIONS = tuple(option.name for option in OPTIONS if option.client)
 
-# Which buckets are public by the name of the setting the class reads.
+# Settings that storage classes read instead of an option's own (``bucket_setting``,
+# ``location_setting``), with the option whose rules they follow.
+CLASS_SETTINGS = {
+    "BKREPO_BUCKET": "bucket",
+    "BKREPO_PUBLIC_BUCKET": "bucket",
+    "BKREPO_PRIVATE_BUCKET": "bucket",
+    "BKREPO_STATIC_BUCKET": "bucket",
+    "BKREPO_STATIC_LOCATION": "location",
+    "BKREPO_BUCKET_PUBLIC": "public",
+}
+# Which buckets are public, by the first bucket setting of the class.
 PUBLIC_BY_BUCKET_SETTING = {"BKREPO_PUBLIC_BUCKET": True, "BKREPO_PRIVATE_BUCKET": False}
 # Only the plain bucket has a setting saying whether it is public.
 PUBLIC_SETTING_BY_BUCKET_SETTING = {"BKREPO_BUCKET": "BKREPO_BUCKET_PUBLIC"}
+# Django settings besides BKREPO_* that a resolution depends on.
+OTHER_SETTINGS = frozenset({"FILE_UPLOAD_TEMP_DIR"})
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
+_EXPECTED = {
+    "str": "a string",
+    "bool": "a boolean",
+    "optional_bool": "a boolean",
+    "float": "a number",
+    "int": "an integer",
+}
+_POSITIVE_SECONDS = ("connect_timeout", "read_timeout", "deadline", "timeout")
+_POSITIVE = ("block_size", "block_upload_workers", "list_page_size", "url_cache_size")
+_NOT_NEGATIVE = ("max_retries", "block_upload_threshold", "max_memory_size", "backoff")
+
+ENDPOINT_HINT = (
+    "Use the bk-repo gateway address, e.g. 'https://bkrepo.example.com' "
+    "(requests then go to {endpoint}/generic/... and {endpoint}/repository/...)."
+)
+
+
+# --------------------------------------------------------------------------
+# Problems
+# --------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a storage's configuration.
+
+    ``kind`` is ``missing``, ``endpoint``, ``type``, ``expiry``, ``value`` or
+    ``unknown``; ``source`` is where the value came from (``keyword``,
+    ``class attribute``, ``setting``, ``environment``, ``default``);
+    ``where`` names it for people (``settings.BKREPO_ENDPOINT_URL``, ...).
+    Neither ``message`` nor ``hint`` contains the value of a secret.
+    """
+
+    option: str
+    source: str
+    where: str
+    kind: str
+    message: str
+    hint: str = ""
+    setting: str | None = None
+
+
+def raise_for(problems: list[Problem], owner: str) -> None:
+    """Raise ``ImproperlyConfigured`` for the first problem; missing settings are all named at once."""
+    if not problems:
+        return
+    missing = [problem for problem in problems if problem.kind == "missing"]
+    if missing:
+        names = ", ".join(problem.where for problem in missing)
+        raise ImproperlyConfigured(
+            f"{owner} is not configured: set {names} (Django settings, environment variables or storage OPTIONS)."
+        )
+    raise ImproperlyConfigured(f"{owner}: {problems[0].message}")
+
+
+# --------------------------------------------------------------------------
+# Reading Django settings and the environment
+# --------------------------------------------------------------------------
+
+
+def settings_configured() -> bool:
+    """Whether there are Django settings to read (a plain script may use storages without any)."""
+    return bool(settings.configured)
 
 
 def use_tz() -> bool:
     """Django's USE_TZ, read at call time (tests flip it with override_settings)."""
-    return bool(getattr(settings, "USE_TZ", False))
+    return settings_configured() and bool(getattr(settings, "USE_TZ", False))
 
 
 def file_upload_temp_dir() -> str | None:
     """Where to spool files to disk (Django's FILE_UPLOAD_TEMP_DIR, default the system's)."""
+    if not settings_configured():
+        return None
     return getattr(settings, "FILE_UPLOAD_TEMP_DIR", None)
 
 
-def _convert(option: Option, value: Any, source: str) -> Any:
-    kind = option.kind
+def affects_storages(setting: str) -> bool:
+    """Whether a change of this Django setting must drop the storages' resolved options."""
+    return setting.startswith("BKREPO_") or setting in OTHER_SETTINGS
+
+
+def _django_setting(name: str) -> Any:
+    if not settings_configured():
+        return None
+    return getattr(settings, name, None)
+
+
+def _is_unset(option: Option, value: Any) -> bool:
+    """None, or a blank string for a required option (so the next source is tried)."""
+    return value is None or (option.required and isinstance(value, str) and not value.strip())
+
+
+# --------------------------------------------------------------------------
+# Checking one value
+# --------------------------------------------------------------------------
+
+
+def endpoint_problem(value: str) -> str | None:
+    """What is wrong with an endpoint URL (never quoting it), or None."""
     try:
-        if kind == "str":
-            if not isinstance(value, str):
-                raise TypeError
-            return value
-        if kind in ("bool", "optional_bool"):
-            if isinstance(value, bool):
-                return value
-            if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
-                return value.strip().lower() in _TRUE
-            raise TypeError
-        if kind == "float":
-            if isinstance(value, bool):
-                raise TypeError
-            return float(value)
-        if kind == "int":
-            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
-                raise TypeError
-            return int(value)
-    except (TypeError, ValueError):
-        pass
-    expected = {
-        "str": "a string",
-        "bool": "a boolean",
-        "optional_bool": "a boolean",
-        "float": "a number",
-        "int": "an integer",
-    }
-    raise ImproperlyConfigured(f"{source} must be {expected[kind]}.")
+        parts = urlsplit(value.strip())
+        parts.port  # noqa: B018 - raises ValueError for a bad port
+    except ValueError:
+        return "it cannot be parsed (check the host and port)"
+    if parts.scheme not in {"http", "https"}:
+        return "it must start with http:// or https://"
+    if not parts.hostname:
+        return "it has no host name"
+    if parts.username or parts.password:
+        return "it must not contain credentials; set BKREPO_USERNAME and BKREPO_PASSWORD instead"
+    if parts.query or parts.fragment:
+        return "it must not contain a query string or fragment"
+    if parts.path.rstrip("/").endswith("/generic"):
+        return "it must be the gateway root, without the /generic service prefix"
+    return None
 
 
-@dataclass(frozen=True)
-class Resolved:
-    """The resolved options (``values``) and the keyword arguments the caller gave (``given``)."""
-
-    values: Mapping[str, Any]
-    given: Mapping[str, Any]
+def _describe(option: Option, value: Any) -> str:
+    if option.secret:
+        return type(value).__name__
+    return f"{type(value).__name__} {value!r}"
 
 
-def resolve(storage_class: type, kwargs: Mapping[str, Any], bucket_setting: str) -> Resolved:
-    """Resolve every option for ``storage_class`` from ``kwargs``, class attributes, settings and environment."""
+def _type_hint(option: Option, name: str, value: Any) -> str:
+    if option.kind in ("bool", "optional_bool"):
+        example = "False" if str(value).strip().lower() in _FALSE | {""} else "True"
+        return (
+            f"Write {name} = {example} without quotes: any other code reading the setting sees a "
+            "non-empty string such as 'false' as true."
+        )
+    if option.name == "url_expire_seconds":
+        return f"Write {name} = 3600 (a number, without quotes)."
+    if option.kind in ("float", "int"):
+        return f"Write {name} as a number, without quotes."
+    return f"Write {name} as a string, e.g. os.environ['{name}'] or '...'."
+
+
+def _convert(option: Option, value: Any, source: str) -> tuple[Any, bool]:
+    """``(value, ok)``: Python values must have their type; environment text is parsed."""
+    kind = option.kind
+    text = value.strip().lower() if isinstance(value, str) else None
+    if kind == "str":
+        return value, isinstance(value, str)
+    if kind in ("bool", "optional_bool"):
+        if isinstance(value, bool):
+            return value, True
+        if source == ENVIRONMENT and text in _TRUE | _FALSE:
+            return text in _TRUE, True
+        return value, False
+    if isinstance(value, bool):
+        return value, False
+    if source == ENVIRONMENT and isinstance(value, str):
+        try:
+            value = float(value) if kind == "float" else int(value)
+        except ValueError:
+            return value, False
+        return value, True
+    if kind == "float":
+        return (float(value), True) if isinstance(value, (int, float)) else (value, False)
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
+        return int(value), True
+    return value, False
+
+
+def _value_problem(option: Option, value: Any) -> tuple[str, str, str] | None:
+    """``(kind, what is wrong, hint)`` for a value of the right type, or None."""
+    name = option.name
+    if name == "endpoint_url":
+        problem = endpoint_problem(value)
+        return ("endpoint", f"is not a valid bk-repo endpoint URL: {problem}", ENDPOINT_HINT) if problem else None
+    if name == "public_base_url" and value:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.netloc:
+            return "value", "must be an http:// or https:// URL", "e.g. 'https://cdn.example.com/static-bucket'"
+    if name == "url_expire_seconds" and not (value > 0 and math.isfinite(value)):
+        return (
+            "expiry",
+            "must be a positive number of seconds; signed URLs that never expire are not offered",
+            "Signed URLs need a finite lifetime; use e.g. 3600 for one hour.",
+        )
+    if name in _POSITIVE_SECONDS and value is not None and not value > 0:
+        return "value", "must be a positive number of seconds", "e.g. 10"
+    if name in _POSITIVE and not value > 0:
+        return "value", "must be positive", ""
+    if name in _NOT_NEGATIVE and value < 0:
+        return "value", "must not be negative", ""
+    if name == "time_zone":
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (ValueError, zoneinfo.ZoneInfoNotFoundError):
+            return "value", "is not a known time zone", "e.g. 'Asia/Shanghai' or 'UTC'"
+    if name == "location":
+        from django.core.exceptions import SuspiciousFileOperation
+
+        from bkstorages.backends.base import clean_name
+
+        try:
+            clean_name(value)
+        except SuspiciousFileOperation as error:
+            return "value", f"is not a valid location ({error})", "Use a relative folder such as 'media'."
+    return None
+
+
+def check_value(option: Option, value: Any, source: str, where: str, setting: str | None) -> tuple[Any, Problem | None]:
+    """The converted value of ``option`` from ``source``, or a problem saying what is wrong."""
+    converted, ok = _convert(option, value, source)
+    hint_name = setting or option.name
+    if not ok:
+        message = f"{where} must be {_EXPECTED[option.kind]}, not {_describe(option, value)}."
+        hint = _type_hint(option, hint_name, value)
+        return None, Problem(option.name, source, where, "type", message, hint, setting)
+    found = _value_problem(option, converted)
+    if found:
+        kind, what, hint = found
+        return None, Problem(option.name, source, where, kind, f"{where} {what}.", hint, setting)
+    return converted, None
+
+
+def _where(source: str, option: Option, setting: str | None, key: str, cls_name: str, keyword_where: str) -> str:
+    if source == KEYWORD:
+        return keyword_where.format(key=key, setting=setting or option.name)
+    if source == CLASS_ATTRIBUTE:
+        return f"{cls_name}.{option.name}"
+    if source == SETTING:
+        return f"settings.{setting}"
+    if source == ENVIRONMENT:
+        return f"The environment variable {setting}"
+    return option.name
+
+
+# --------------------------------------------------------------------------
+# Resolving every option of a storage class
+# --------------------------------------------------------------------------
+
+
+@dataclass
+class Resolution:
+    """Resolved option values, where each came from, and what is wrong."""
+
+    values: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    problems: list[Problem] = field(default_factory=list)
+
+
+KEYWORD_WHERE = "The '{key}' option ({setting})"
+
+
+def setting_names(storage_class: type, option: Option) -> tuple[str, ...]:
+    """The Django settings (and environment variables) ``option`` is read from for ``storage_class``."""
+    override = getattr(storage_class, f"{option.name}_setting", None)
+    if option.name == "public":
+        first = bucket_settings(storage_class)[0]
+        override = PUBLIC_SETTING_BY_BUCKET_SETTING.get(first)
+        return (override,) if override else ()
+    if override is None:
+        return (option.setting,) if option.setting else ()
+    return (override,) if isinstance(override, str) else tuple(override)
+
+
+def bucket_settings(storage_class: type) -> tuple[str, ...]:
+    value = getattr(storage_class, "bucket_setting", "BKREPO_BUCKET")
+    return (value,) if isinstance(value, str) else tuple(value)
+
+
+def _class_value(storage_class: type, name: str) -> Any:
+    value = getattr(storage_class, name, None)
+    # Methods, properties and the storages' own attribute descriptors are no configuration.
+    if value is None or callable(value) or hasattr(type(value), "__get__"):
+        return None
+    return value
+
+
+def keyword_problems(
+    storage_class: type, kwargs: Mapping[str, Any], keyword_where: str = KEYWORD_WHERE
+) -> tuple[dict[str, tuple[str, Any]], list[Problem]]:
+    """The given keywords by option (``{name: (key, value)}``) and the problems of the keywords alone."""
     cls_name = storage_class.__name__
-    given: dict[str, Any] = {}
+    given: dict[str, tuple[str, Any]] = {}
+    problems: list[Problem] = []
     for key, value in kwargs.items():
         name = ALIASES.get(key, key)
         if name not in OPTION_NAMES:
-            raise ImproperlyConfigured(f"Invalid setting '{key}' for {cls_name}.")
-        if name in given and value is not None:
-            raise ImproperlyConfigured(f"{cls_name} got both '{key}' and another name for the same option.")
-        if value is not None or name not in given:
-            given[name] = value
-
-    values: dict[str, Any] = {}
-    explicit: set[str] = set()
-    missing: list[str] = []
-    for option in OPTIONS:
-        setting_name = option.setting
-        if option.name == "bucket":
-            setting_name = bucket_setting
-        elif option.name == "public":
-            setting_name = PUBLIC_SETTING_BY_BUCKET_SETTING.get(bucket_setting)
-        value, source = _lookup(storage_class, option, given, setting_name)
-        if value is not None:
-            explicit.add(option.name)
-        if value is None:
-            value = PUBLIC_BY_BUCKET_SETTING.get(bucket_setting) if option.name == "public" else option.default
-        elif not (option.kind == "str" and isinstance(value, str) and not value.strip() and option.required):
-            value = _convert(option, value, source)
-        if option.required and (value is None or (isinstance(value, str) and not value.strip())):
-            missing.append(setting_name or option.name)
+            where = keyword_where.format(key=key, setting=key)
+            message = f"Invalid setting '{key}' for {cls_name}."
+            hint = "The options are: " + ", ".join(sorted(OPTION_NAMES)) + "."
+            problems.append(Problem(key, KEYWORD, where, "unknown", message, hint))
             continue
-        values[option.name] = value
-    if missing:
-        names = ", ".join(missing)
-        raise ImproperlyConfigured(
-            f"{cls_name} is not configured: set {names} (Django settings, environment variables or storage OPTIONS)."
-        )
-    _validate(cls_name, values, explicit)
-    return Resolved(values=values, given=given)
+        if value is None:
+            continue
+        if name in given:
+            where = keyword_where.format(key=key, setting=key)
+            message = f"{cls_name} got both '{given[name][0]}' and '{key}' for the same option."
+            problems.append(Problem(name, KEYWORD, where, "value", message))
+            continue
+        given[name] = (key, value)
+        option = OPTION_BY_NAME[name]
+        settings_ = setting_names(storage_class, option)
+        where = _where(KEYWORD, option, settings_[0] if settings_ else None, key, cls_name, keyword_where)
+        if not (option.required and isinstance(value, str) and not value.strip()):
+            _value, problem = check_value(option, value, KEYWORD, where, settings_[0] if settings_ else None)
+            if problem:
+                problems.append(problem)
+    return given, problems
 
 
-def _lookup(storage_class: type, option: Option, given: Mapping[str, Any], setting_name: str | None) -> tuple[Any, str]:
-    value = given.get(option.name)
-    if value is not None:
-        return value, f"The '{option.name}' option"
-    class_value = getattr(storage_class, option.name, None)
-    if class_value is not None and not isinstance(class_value, property) and not callable(class_value):
-        return class_value, f"{storage_class.__name__}.{option.name}"
-    if setting_name:
-        value = getattr(settings, setting_name, None)
-        if value is not None:
-            return value, f"settings.{setting_name}"
-        env = os.environ.get(setting_name)
-        if env is not None and (env.strip() or not option.required):
-            return env, f"The environment variable {setting_name}"
-    return None, option.name
+def _lookup(storage_class: type, option: Option, given: Mapping[str, tuple[str, Any]]) -> tuple[Any, str, str | None]:
+    """``(value, source, setting)`` of the first source that sets ``option``."""
+    names = setting_names(storage_class, option)
+    if option.name in given:
+        return given[option.name][1], KEYWORD, names[0] if names else None
+    class_value = _class_value(storage_class, option.name)
+    if class_value is not None:
+        return class_value, CLASS_ATTRIBUTE, names[0] if names else None
+    for name in names:
+        value = _django_setting(name)
+        if not _is_unset(option, value):
+            return value, SETTING, name
+        value = os.environ.get(name)
+        if not _is_unset(option, value):
+            return value, ENVIRONMENT, name
+    return None, DEFAULT, names[0] if names else None
 
 
-def _validate(cls_name: str, values: dict[str, Any], explicit: set[str]) -> None:
-    endpoint = values["endpoint_url"].strip()
-    parts = urlsplit(endpoint)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ImproperlyConfigured(f"{cls_name}: BKREPO_ENDPOINT_URL must be an http:// or https:// URL.")
-    values["endpoint_url"] = endpoint.rstrip("/")
-    if values["timeout"] is not None:
+def resolve(
+    storage_class: type,
+    kwargs: Mapping[str, Any],
+    *,
+    keyword_where: str = KEYWORD_WHERE,
+    skip: Callable[[Option], bool] | None = None,
+) -> Resolution:
+    """Resolve every option for ``storage_class``: values, sources and every problem (never raises)."""
+    cls_name = storage_class.__name__
+    given, problems = keyword_problems(storage_class, kwargs, keyword_where)
+    result = Resolution(problems=problems)
+    problem_options = {problem.option for problem in problems}
+    for option in OPTIONS:
+        value, source, setting = _lookup(storage_class, option, given)
+        key = given[option.name][0] if option.name in given else option.name
+        where = _where(source, option, setting, key, cls_name, keyword_where)
+        if source == DEFAULT:
+            if option.name == "public":
+                value = PUBLIC_BY_BUCKET_SETTING.get(bucket_settings(storage_class)[0])
+            else:
+                value = getattr(storage_class, f"{option.name}_default", option.default)
+        if option.required and (value is None or (isinstance(value, str) and not value.strip())):
+            names = setting_names(storage_class, option)
+            missing_where = " or ".join(names) or option.name
+            message = f"{missing_where} is not set."
+            hint = (
+                f"Set {names[0] if names else option.name} in your settings or environment, "
+                f"or pass '{option.name}' in the storage's OPTIONS."
+            )
+            result.problems.append(Problem(option.name, source, missing_where, "missing", message, hint, setting))
+            continue
+        if source != DEFAULT and value is not None:
+            if option.name in problem_options and source == KEYWORD:
+                continue  # already reported with the keywords
+            value, problem = check_value(option, value, source, where, setting)
+            if problem:
+                result.problems.append(problem)
+                continue
+        result.values[option.name] = value
+        result.sources[option.name] = source
+    values = result.values
+    if "endpoint_url" in values:
+        values["endpoint_url"] = values["endpoint_url"].strip().rstrip("/")
+    if "location" in values:
+        from bkstorages.backends.base import clean_name
+
+        values["location"] = clean_name(values["location"])
+    if values.get("timeout") is not None:
         # The 3.x single timeout is the default of both timeouts unless they are set themselves.
         for name in ("connect_timeout", "read_timeout"):
-            if name not in explicit:
+            if result.sources.get(name) == DEFAULT:
                 values[name] = values["timeout"]
-    for name in ("connect_timeout", "read_timeout", "deadline", "backoff"):
-        if values[name] is None or values[name] < 0 or (name != "backoff" and values[name] == 0):
-            raise ImproperlyConfigured(f"{cls_name}: the '{name}' option must be a positive number of seconds.")
-    if values["url_expire_seconds"] <= 0:
-        raise ImproperlyConfigured(
-            f"{cls_name}: BKREPO_URL_EXPIRE_SECONDS (url_expire_seconds) must be positive; "
-            "signed URLs that never expire are not offered."
-        )
-    for name in ("block_size", "block_upload_workers", "list_page_size", "url_cache_size"):
-        if values[name] <= 0:
-            raise ImproperlyConfigured(f"{cls_name}: the '{name}' option must be positive.")
-    for name in ("max_retries", "block_upload_threshold", "max_memory_size"):
-        if values[name] < 0:
-            raise ImproperlyConfigured(f"{cls_name}: the '{name}' option must not be negative.")
-    if values["public_base_url"]:
-        base = urlsplit(values["public_base_url"])
-        if base.scheme not in ("http", "https") or not base.netloc:
-            raise ImproperlyConfigured(f"{cls_name}: BKREPO_PUBLIC_BASE_URL must be an http:// or https:// URL.")
-    try:
-        import zoneinfo
-
-        zoneinfo.ZoneInfo(values["time_zone"])
-    except (ValueError, KeyError, zoneinfo.ZoneInfoNotFoundError):
-        raise ImproperlyConfigured(f"{cls_name}: BKREPO_TIME_ZONE is not a known time zone.") from None
+    return result
 
 
-def settings_table() -> list[tuple[str, str, str, str]]:
-    """(setting, keyword, default, meaning) rows, for documentation."""
-    rows = []
-    for option in OPTIONS:
-        setting_name = option.setting or ("BKREPO_BUCKET" if option.name == "bucket" else "BKREPO_BUCKET_PUBLIC")
-        rows.append((setting_name, option.name, repr(option.default), option.help))
-    return rows
+def setting_problems() -> list[Problem]:
+    """Problems of every ``BKREPO_*`` Django setting that is set, each on its own."""
+    problems: list[Problem] = []
+    names: dict[str, Option] = {option.setting: option for option in OPTIONS if option.setting}
+    names.update({name: OPTION_BY_NAME[option] for name, option in CLASS_SETTINGS.items()})
+    for name, option in names.items():
+        value = _django_setting(name)
+        if value is None:
+            continue
+        if option.required and isinstance(value, str) and not value.strip():
+            continue  # blank: reported as missing by the storages that need it
+        _value, problem = check_value(option, value, SETTING, f"settings.{name}", name)
+        if problem:
+            problems.append(problem)
+    return problems
+
+
+def lookup_setting(name: str) -> tuple[Any, str]:
+    """A ``BKREPO_*`` value and its source: the Django setting, else the environment variable."""
+    value = _django_setting(name)
+    if value is not None:
+        return value, SETTING
+    value = os.environ.get(name)
+    if value is not None:
+        return value, ENVIRONMENT
+    return None, DEFAULT

@@ -29,12 +29,10 @@ Both work as ``STORAGES["staticfiles"]`` and, on Django 4.2, as
 from __future__ import annotations
 
 import datetime
-import os
 import threading
 import time
 from typing import Any
 
-from django.conf import settings
 from django.contrib.staticfiles.storage import ManifestFilesMixin
 
 from bkstorages.backends.base import clean_name
@@ -42,21 +40,9 @@ from bkstorages.backends.bkrepo import BKRepoPublicStorage
 
 __all__ = ["BKRepoManifestStaticStorage", "BKRepoStaticStorage"]
 
-STATIC_BUCKET_SETTING = "BKREPO_STATIC_BUCKET"
-STATIC_LOCATION_SETTING = "BKREPO_STATIC_LOCATION"
 DEFAULT_STATIC_LOCATION = "static"
 # How long the metadata from exists() may answer the get_modified_time() that follows it.
 RECENT_SECONDS = 5.0
-
-
-def _configured(name: str) -> str | None:
-    """A BKREPO_* value from Django settings, else the environment (the order bkstorages uses)."""
-    value = getattr(settings, name, None)
-    if value is None:
-        value = os.environ.get(name)
-    if isinstance(value, str) and not value.strip():
-        return None
-    return value
 
 
 class BKRepoStaticStorage(BKRepoPublicStorage):
@@ -73,14 +59,13 @@ class BKRepoStaticStorage(BKRepoPublicStorage):
     #: The repository is treated as public: URLs are built locally and never signed.
     public = True
 
+    #: The repository: ``BKREPO_STATIC_BUCKET``, else ``BKREPO_PUBLIC_BUCKET``.
+    bucket_setting = ("BKREPO_STATIC_BUCKET", "BKREPO_PUBLIC_BUCKET")
+    #: The folder for static files: ``BKREPO_STATIC_LOCATION``, default ``"static"``.
+    location_setting = "BKREPO_STATIC_LOCATION"
+    location_default = DEFAULT_STATIC_LOCATION
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        # Only the instance changes here; deconstruct() still reports just what the caller passed.
-        has_bucket = "bucket" in kwargs or len(args) > self.positional_options.index("bucket")
-        if not has_bucket and _configured(STATIC_BUCKET_SETTING) is not None:
-            self.bucket_setting = STATIC_BUCKET_SETTING
-        has_location = "location" in kwargs or "root_path" in kwargs or len(args) > 0
-        if not has_location:
-            kwargs["location"] = _configured(STATIC_LOCATION_SETTING) or DEFAULT_STATIC_LOCATION
         super().__init__(*args, **kwargs)
         self._recent = threading.local()
 

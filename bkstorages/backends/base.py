@@ -15,12 +15,14 @@ import os
 import posixpath
 import re
 import threading
+import weakref
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from django.core.exceptions import ImproperlyConfigured, SuspiciousFileOperation
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files.storage import Storage
+from django.core.signals import setting_changed
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 
@@ -96,11 +98,46 @@ class _DeconstructibleStorage(Storage):
     """Records constructor arguments (Django's ``@deconstructible``) for subclasses."""
 
 
+class resolved:
+    """A storage attribute computed from the resolved options.
+
+    It is a non-data descriptor: the first read resolves every option and
+    stores the results in the instance's ``__dict__``, so later reads are plain
+    attribute lookups (nothing added to the hot paths). Dropping them from
+    ``__dict__`` makes the next read resolve again.
+    """
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, instance: Any, owner: type | None = None) -> Any:
+        if instance is None:
+            # A subclass's class attribute (``location = "static"``) is configuration, kept here.
+            return getattr(owner, "_class_values", {}).get(self.name, self)
+        return instance._resolved_attributes()[self.name]
+
+
+# Every storage alive, so a change of a BKREPO_* setting reaches them all (per-field instances too).
+_storages: weakref.WeakSet[RemoteStorage] = weakref.WeakSet()
+
+
+def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
+    if conf.affects_storages(setting):
+        for storage in list(_storages):
+            storage.reset_options()
+
+
+setting_changed.connect(_on_setting_changed, dispatch_uid="bkstorages.backends.base.setting_changed")
+
+
 class RemoteStorage(_DeconstructibleStorage):
     """A Django storage whose files live in a remote object store.
 
-    Subclasses set up ``location``, ``file_overwrite`` and the other options
-    by calling :meth:`configure`, and implement the ``_store_*`` methods.
+    Options are resolved at first use (see :mod:`bkstorages.conf`), not at
+    construction: a subclass implements :meth:`_resolve_attributes_now`,
+    returning every :class:`resolved` attribute, usually starting from
+    :meth:`_common_attributes`. They are resolved again after Django's
+    ``setting_changed`` for a ``BKREPO_*`` setting.
     """
 
     file_class = RemoteFile
@@ -108,38 +145,89 @@ class RemoteStorage(_DeconstructibleStorage):
     secret_options: frozenset[str] = frozenset({"password"})
     # Positional constructor arguments, in order, for deconstruct().
     positional_options: tuple[str, ...] = ()
+    # Plain class attributes of subclasses that shadow a resolved attribute (configuration).
+    _class_values: dict[str, Any] = {}
 
-    location: str
-    file_overwrite: bool
-    url_expire_seconds: int
-    url_preview: bool
-    max_memory_size: int
-    time_zone: str
+    if TYPE_CHECKING:
+        location: str
+        file_overwrite: bool
+        url_expire_seconds: int
+        url_preview: bool
+        max_memory_size: int
+        time_zone: str
+        url_cache: SignedURLCache
+    else:
+        location = resolved()
+        file_overwrite = resolved()
+        url_expire_seconds = resolved()
+        url_preview = resolved()
+        max_memory_size = resolved()
+        time_zone = resolved()
+        url_cache = resolved()
 
-    def configure(
-        self,
-        *,
-        location: str,
-        file_overwrite: bool,
-        url_expire_seconds: int,
-        url_preview: bool,
-        max_memory_size: int,
-        url_cache_alias: str | None,
-        url_cache_size: int,
-        url_cache_namespace: str,
-        time_zone: str,
-    ) -> None:
-        try:
-            self.location = clean_name(location)
-        except SuspiciousFileOperation as error:
-            raise ImproperlyConfigured(f"BKREPO_LOCATION is not a valid location: {error}") from None
-        self.file_overwrite = file_overwrite
-        self.url_expire_seconds = url_expire_seconds
-        self.url_preview = url_preview
-        self.max_memory_size = max_memory_size
-        self.time_zone = time_zone
-        self.url_cache = SignedURLCache(maxsize=url_cache_size, alias=url_cache_alias, namespace=url_cache_namespace)
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        class_values = dict(cls._class_values)
+        for name, value in list(vars(cls).items()):
+            if isinstance(value, resolved):
+                continue
+            inherited = next((vars(base)[name] for base in cls.__mro__[1:] if name in vars(base)), None)
+            if isinstance(inherited, resolved):
+                # ``location = "static"`` on a subclass: keep the value as configuration
+                # and the attribute resolved, so every read goes through the resolution.
+                class_values[name] = value
+                setattr(cls, name, inherited)
+        cls._class_values = class_values
+
+    def __init__(self) -> None:
+        self._init_runtime()
+
+    def _init_runtime(self) -> None:
+        self._resolve_lock = threading.RLock()
         self._signing_lock = threading.Lock()
+        _storages.add(self)
+
+    # -- options --------------------------------------------------------------------
+
+    def _resolved_attributes(self) -> dict[str, Any]:
+        """Every resolved attribute, resolving the options if they are not (or no longer) resolved."""
+        with self._resolve_lock:
+            attributes = self.__dict__.get("_attributes")
+            if attributes is None:
+                attributes = self._resolve_attributes_now()
+                # One update, so another thread sees either none or all of them.
+                self.__dict__.update(attributes, _attributes=attributes)
+            return attributes
+
+    def reset_options(self) -> None:
+        """Forget the resolved options (and the client built from them); the next use resolves again."""
+        with self._resolve_lock:
+            attributes = self.__dict__.pop("_attributes", None)
+            for name in attributes or ():
+                self.__dict__.pop(name, None)
+
+    @property
+    def options_resolved(self) -> bool:
+        """Whether the options are resolved (they are at first use)."""
+        return "_attributes" in self.__dict__
+
+    def _resolve_attributes_now(self) -> dict[str, Any]:
+        """Resolve the options (raising ImproperlyConfigured) and return every resolved attribute."""
+        raise NotImplementedError
+
+    def _common_attributes(self, values: dict[str, Any], url_cache_namespace: str) -> dict[str, Any]:
+        """The store-agnostic resolved attributes, from resolved option values."""
+        return {
+            "location": values["location"],
+            "file_overwrite": values["file_overwrite"],
+            "url_expire_seconds": values["url_expire_seconds"],
+            "url_preview": values["url_preview"],
+            "max_memory_size": values["max_memory_size"],
+            "time_zone": values["time_zone"],
+            "url_cache": SignedURLCache(
+                maxsize=values["url_cache_size"], alias=values["url_cache_alias"], namespace=url_cache_namespace
+            ),
+        }
 
     # -- names ----------------------------------------------------------------------
 
@@ -292,6 +380,8 @@ class RemoteStorage(_DeconstructibleStorage):
         value = value.astimezone(datetime.timezone.utc)
         if conf.use_tz():
             return value
+        if not conf.settings_configured():
+            return value.astimezone().replace(tzinfo=None)  # no Django settings: this machine's local time
         return timezone.make_naive(value, timezone.get_default_timezone())
 
     def get_modified_time(self, name: str) -> datetime.datetime:
@@ -405,10 +495,13 @@ class RemoteStorage(_DeconstructibleStorage):
         return path, (), kwargs
 
     def __getstate__(self) -> dict[str, Any]:
+        """The given options only: a copy resolves its own at first use."""
         state = self.__dict__.copy()
-        state.pop("_signing_lock", None)
+        resolved_names = state.pop("_attributes", None) or {}
+        for name in ("_signing_lock", "_resolve_lock", *resolved_names):
+            state.pop(name, None)
         return state
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state)
-        self._signing_lock = threading.Lock()
+        self._init_runtime()

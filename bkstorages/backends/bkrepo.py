@@ -4,8 +4,9 @@
 ``BKRepoPublicStorage`` from ``BKREPO_PUBLIC_BUCKET`` and
 ``BKRepoPrivateStorage`` from ``BKREPO_PRIVATE_BUCKET``; otherwise they are the
 same class. Every option is a keyword argument (so ``STORAGES`` ``OPTIONS``
-work) falling back to the Django setting, then the environment variable of
-the same name, then the documented default (see ``bkstorages.conf``).
+work) falling back to a class attribute, the Django setting, then the
+environment variable of the same name, then the documented default (see
+``bkstorages.conf``), resolved at first use.
 
 ``BKGenericRepoClient`` is importable from here too, as in bkstorages 3.x.
 """
@@ -16,10 +17,10 @@ import datetime
 import re
 import zoneinfo
 from collections.abc import Iterator
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from bkstorages import conf
-from bkstorages.backends.base import ObjectStat, RemoteStorage
+from bkstorages.backends.base import ObjectStat, RemoteStorage, resolved
 from bkstorages.client import BKGenericRepoClient, ObjectReader, UploadSource
 from bkstorages.exceptions import ObjectNotFoundError
 from bkstorages.files import RemoteFile
@@ -28,20 +29,6 @@ __all__ = ["BKGenericRepoClient", "BKRepoFile", "BKRepoPrivateStorage", "BKRepoP
 
 _DATETIME = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|[+-]\d{2}:?\d{2})?$")
 _OFFSET = re.compile(r"^(?:UTC|GMT)?([+-])(\d{2}):?(\d{2})$")
-
-# Options passed through to the client as they are.
-_CLIENT_OPTIONS = (
-    "connect_timeout",
-    "read_timeout",
-    "deadline",
-    "max_retries",
-    "backoff",
-    "block_upload_threshold",
-    "block_size",
-    "block_upload_workers",
-    "verify_downloads",
-    "list_page_size",
-)
 
 
 def parse_zone(text: str | None) -> datetime.tzinfo | None:
@@ -86,51 +73,81 @@ class BKRepoStorage(RemoteStorage):
     remembered, unless given with ``public=`` / ``BKREPO_BUCKET_PUBLIC``.
     """
 
-    #: The Django setting (and environment variable) naming the repository.
-    bucket_setting = "BKREPO_BUCKET"
+    #: The Django setting (and environment variable) naming the repository; a tuple tries each in turn.
+    bucket_setting: str | tuple[str, ...] = "BKREPO_BUCKET"
     # The 3.x constructor's positional order.
     positional_options = ("root_path", "username", "password", "project_id", "bucket", "endpoint_url", "file_overwrite")
 
+    if TYPE_CHECKING:
+        endpoint_url: str
+        project: str
+        bucket: str
+        username: str | None
+        public_base_url: str | None
+        temporary_url_host: str | None
+        client: BKGenericRepoClient
+    else:
+        endpoint_url = resolved()
+        project = resolved()
+        bucket = resolved()
+        username = resolved()
+        public_base_url = resolved()
+        temporary_url_host = resolved()
+        client = resolved()
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        """Keep the given options; everything else is resolved at first use (no I/O, no settings read here)."""
         if len(args) > len(self.positional_options):
             raise TypeError(f"{type(self).__name__} takes at most {len(self.positional_options)} positional arguments")
         for option, value in zip(self.positional_options, args, strict=False):
             if option in kwargs:
                 raise TypeError(f"{type(self).__name__} got '{option}' twice")
             kwargs[option] = value
-        values = conf.resolve(type(self), kwargs, self.bucket_setting).values
-        self.endpoint_url: str = values["endpoint_url"]
-        self.project: str = values["project"]
-        self.bucket: str = values["bucket"]
-        self.username: str | None = values["username"]
-        self.public_base_url: str | None = values["public_base_url"]
-        self.temporary_url_host: str | None = values["temporary_url_host"]
-        self.configure(
-            location=values["location"],
-            file_overwrite=values["file_overwrite"],
-            url_expire_seconds=values["url_expire_seconds"],
-            url_preview=values["url_preview"],
-            max_memory_size=values["max_memory_size"],
-            url_cache_alias=values["url_cache_alias"],
-            url_cache_size=values["url_cache_size"],
-            url_cache_namespace="\0".join(
-                [self.endpoint_url, self.project, self.bucket, str(values["url_preview"]), str(self.temporary_url_host)]
-            ),
-            time_zone=values["time_zone"],
-        )
-        self.client = BKGenericRepoClient(
-            bucket=self.bucket,
-            project=self.project,
-            endpoint_url=self.endpoint_url,
+        # Mistakes in the keywords themselves (unknown names, wrong types) need no settings: say so now.
+        _given, problems = conf.keyword_problems(type(self), kwargs)
+        conf.raise_for(problems, type(self).__name__)
+        self._options = kwargs
+        super().__init__()
+
+    def _resolve_attributes_now(self) -> dict[str, Any]:
+        resolution = conf.resolve(type(self), self._options)
+        conf.raise_for(resolution.problems, type(self).__name__)
+        values = resolution.values
+        client = BKGenericRepoClient(
+            bucket=values["bucket"],
+            project=values["project"],
+            endpoint_url=values["endpoint_url"],
             username=values["username"],
             password=values["password"],
             spool_dir=conf.file_upload_temp_dir(),
-            **{name: values[name] for name in _CLIENT_OPTIONS},
+            **{name: values[name] for name in conf.CLIENT_OPTIONS},
         )
         if values["public"] is not None:
-            self.client._public = bool(values["public"])
+            client._public = bool(values["public"])
+        namespace = "\0".join(
+            [
+                values["endpoint_url"],
+                values["project"],
+                values["bucket"],
+                str(values["url_preview"]),
+                str(values["temporary_url_host"]),
+            ]
+        )
+        return {
+            **self._common_attributes(values, url_cache_namespace=namespace),
+            "endpoint_url": values["endpoint_url"],
+            "project": values["project"],
+            "bucket": values["bucket"],
+            "username": values["username"],
+            "public_base_url": values["public_base_url"],
+            "temporary_url_host": values["temporary_url_host"],
+            "client": client,
+        }
 
     def __repr__(self) -> str:
+        if not self.options_resolved:
+            # Resolving here could raise; a repr never does.
+            return f"<{type(self).__name__} (options resolved at first use)>"
         return f"<{type(self).__name__} {self.endpoint_url} project={self.project} bucket={self.bucket}>"
 
     # 3.x names
@@ -204,13 +221,13 @@ class BKRepoStorage(RemoteStorage):
 class BKRepoPublicStorage(BKRepoStorage):
     """A public repository (``BKREPO_PUBLIC_BUCKET``): permanent URLs, built without a request."""
 
-    bucket_setting = "BKREPO_PUBLIC_BUCKET"
+    bucket_setting: str | tuple[str, ...] = "BKREPO_PUBLIC_BUCKET"
 
 
 class BKRepoPrivateStorage(BKRepoStorage):
     """A private repository (``BKREPO_PRIVATE_BUCKET``): signed URLs that expire."""
 
-    bucket_setting = "BKREPO_PRIVATE_BUCKET"
+    bucket_setting: str | tuple[str, ...] = "BKREPO_PRIVATE_BUCKET"
 
 
 # The 3.x name of the file class.

@@ -119,9 +119,10 @@ def test_not_configured_and_not_bkstorages(bk: Any) -> None:
     assert "not a bkstorages storage" in output
 
 
-def test_credentials_in_the_endpoint_url_are_not_printed(bk: Any) -> None:
+def test_credentials_in_the_endpoint_url_are_refused_and_not_printed(bk: Any) -> None:
     port = bk.server.endpoint_url.rsplit(":", 1)[1]
     with override_settings(BKREPO_ENDPOINT_URL=f"http://admin:{bk.server.password}@127.0.0.1:{port}"):
-        output = check(read_only=True)
+        output = check(read_only=True, fails=True)
     assert bk.server.password not in output
-    assert f"endpoint http://***@127.0.0.1:{port}" in output
+    assert "[FAIL] settings:" in output
+    assert "set BKREPO_USERNAME and BKREPO_PASSWORD instead" in output

@@ -1,4 +1,5 @@
-"""Settings: kwargs > class attributes > Django settings > environment > defaults; secrets kept out."""
+"""Settings: kwargs > class attributes > Django settings > environment > defaults, resolved at first use;
+secrets kept out."""
 
 from __future__ import annotations
 
@@ -41,16 +42,16 @@ def clean_env(monkeypatch: pytest.MonkeyPatch) -> pytest.MonkeyPatch:
 
 
 def test_no_arguments_with_settings(clean_env: pytest.MonkeyPatch) -> None:
+    storage = BKRepoStorage()
     with override_settings(**BASE):
-        storage = BKRepoStorage()
-    assert storage.endpoint_url == "http://127.0.0.1:9"
-    assert storage.project == "proj"
-    assert storage.bucket == "bucket"
-    assert storage.file_overwrite is True
-    assert storage.location == ""
-    assert storage.url_expire_seconds == 3600
-    assert storage.client.connect_timeout == 10
-    assert storage.client.read_timeout == 30
+        assert storage.endpoint_url == "http://127.0.0.1:9"
+        assert storage.project == "proj"
+        assert storage.bucket == "bucket"
+        assert storage.file_overwrite is True
+        assert storage.location == ""
+        assert storage.url_expire_seconds == 3600
+        assert storage.client.connect_timeout == 10
+        assert storage.client.read_timeout == 30
 
 
 def test_each_class_reads_its_own_bucket_setting(clean_env: pytest.MonkeyPatch) -> None:
@@ -64,14 +65,16 @@ def test_each_class_reads_its_own_bucket_setting(clean_env: pytest.MonkeyPatch) 
 
 
 def test_missing_settings_are_named_never_their_values(clean_env: pytest.MonkeyPatch) -> None:
-    with override_settings(BKREPO_PASSWORD="s3cret-password"), pytest.raises(ImproperlyConfigured) as info:
-        BKRepoStorage()
+    with override_settings(BKREPO_PASSWORD="s3cret-password"):
+        storage = BKRepoStorage()  # construction never raises for missing settings
+        with pytest.raises(ImproperlyConfigured) as info:
+            storage.exists("a.txt")
     message = str(info.value)
     for name in ("BKREPO_ENDPOINT_URL", "BKREPO_PROJECT", "BKREPO_BUCKET"):
         assert name in message
     assert "s3cret" not in message
     with override_settings(**{**BASE, "BKREPO_PRIVATE_BUCKET": None}), pytest.raises(ImproperlyConfigured) as info:
-        BKRepoPrivateStorage()
+        BKRepoPrivateStorage().url("a.txt")
     assert "BKREPO_PRIVATE_BUCKET" in str(info.value)
 
 
@@ -108,7 +111,7 @@ def test_environment_alone_is_enough(clean_env: pytest.MonkeyPatch) -> None:
     assert storage.url_expire_seconds == 600
     clean_env.setenv("BKREPO_FILE_OVERWRITE", "maybe")
     with pytest.raises(ImproperlyConfigured, match="BKREPO_FILE_OVERWRITE must be a boolean"):
-        BKRepoStorage()
+        BKRepoStorage().file_overwrite  # noqa: B018 - first use resolves
 
 
 def test_storages_options_are_keyword_arguments(clean_env: pytest.MonkeyPatch) -> None:
@@ -120,9 +123,10 @@ def test_storages_options_are_keyword_arguments(clean_env: pytest.MonkeyPatch) -
             }
         )
     assert isinstance(storage, BKRepoPublicStorage)
-    assert storage.location == "media"
-    assert storage.file_overwrite is False
-    assert storage.project == "other"
+    with override_settings(**BASE):
+        assert storage.location == "media"
+        assert storage.file_overwrite is False
+        assert storage.project == "other"
 
 
 def test_3x_positional_arguments_and_timeout(clean_env: pytest.MonkeyPatch) -> None:
@@ -148,8 +152,23 @@ def test_3x_positional_arguments_and_timeout(clean_env: pytest.MonkeyPatch) -> N
     ],
 )
 def test_invalid_values_are_refused(clean_env: pytest.MonkeyPatch, options: dict[str, Any], fragment: str) -> None:
+    # Keyword values need no settings: they are refused at construction.
     with override_settings(**BASE), pytest.raises(ImproperlyConfigured, match=fragment):
         BKRepoStorage(**options)
+    # The same values from Django settings are refused at first use.
+    setting = {
+        "endpoint_url": "BKREPO_ENDPOINT_URL",
+        "url_expire_seconds": "BKREPO_URL_EXPIRE_SECONDS",
+        "connect_timeout": "BKREPO_CONNECT_TIMEOUT",
+        "location": "BKREPO_LOCATION",
+        "time_zone": "BKREPO_TIME_ZONE",
+        "file_overwrite": "BKREPO_FILE_OVERWRITE",
+    }
+    ((name, value),) = options.items()
+    with override_settings(**{**BASE, setting[name]: value}):
+        storage = BKRepoStorage()
+        with pytest.raises(ImproperlyConfigured, match=setting[name]):
+            storage.url("a.txt")
 
 
 def test_import_reads_no_settings() -> None:
@@ -191,9 +210,11 @@ def test_deconstruct_keeps_only_given_options_and_never_the_password(clean_env: 
 def test_repr_and_pickles_hide_nothing_they_should_not(clean_env: pytest.MonkeyPatch) -> None:
     with override_settings(**BASE):
         storage = BKRepoStorage()
-    assert "s3cret" not in repr(storage)
-    assert "s3cret" not in repr(storage.client)
-    assert "s3cret" not in str(vars(storage.client).get("password", ""))
+        assert "s3cret" not in repr(storage)
+        storage.client  # noqa: B018 - first use resolves
+        assert "s3cret" not in repr(storage)
+        assert "s3cret" not in repr(storage.client)
+        assert "s3cret" not in str(vars(storage.client).get("password", ""))
 
 
 def test_pickle_and_deepcopy_after_use_in_threads(bkrepo_settings: Any) -> None:
@@ -238,3 +259,222 @@ def test_the_client_defaults_match_the_documented_ones() -> None:
     shared = set(DEFAULTS) & set(documented)
     assert {"list_page_size", "block_upload_threshold", "verify_downloads", "deadline"} <= shared
     assert {name: DEFAULTS[name] for name in shared} == {name: documented[name] for name in shared}
+
+
+# -- lazy resolution -----------------------------------------------------------------------
+
+# Built at import, like a model field's storage: nothing is resolved yet.
+FIELD_STORAGE = BKRepoPublicStorage()
+
+
+def test_per_field_storages_follow_override_settings(clean_env: pytest.MonkeyPatch) -> None:
+    assert not FIELD_STORAGE.options_resolved
+    with override_settings(**BASE):
+        assert FIELD_STORAGE.bucket == "pub"
+        first_client = FIELD_STORAGE.client
+        with override_settings(BKREPO_PUBLIC_BUCKET="other-pub"):
+            assert FIELD_STORAGE.bucket == "other-pub"
+            assert FIELD_STORAGE.client is not first_client  # the client built from the old settings is dropped
+            assert FIELD_STORAGE.client.bucket == "other-pub"
+        assert FIELD_STORAGE.bucket == "pub"
+    assert not FIELD_STORAGE.options_resolved
+
+
+def test_other_settings_keep_the_resolution(clean_env: pytest.MonkeyPatch) -> None:
+    with override_settings(**BASE):
+        storage = BKRepoStorage()
+        client = storage.client
+        with override_settings(MEDIA_URL="/elsewhere/"):
+            assert storage.client is client
+
+
+def test_environment_is_read_at_first_use(clean_env: pytest.MonkeyPatch) -> None:
+    storage = BKRepoStorage()
+    for name, value in BASE.items():
+        clean_env.setenv(name, value)
+    clean_env.setenv("BKREPO_LOCATION", "from-env")
+    assert storage.location == "from-env"
+    assert storage.bucket == "bucket"
+
+
+def test_keyword_arguments_stay_fixed(clean_env: pytest.MonkeyPatch) -> None:
+    storage = BKRepoStorage(bucket="kw-bucket", location="kw")
+    with override_settings(**BASE):
+        assert (storage.bucket, storage.location, storage.project) == ("kw-bucket", "kw", "proj")
+        with override_settings(BKREPO_BUCKET="changed", BKREPO_LOCATION="changed", BKREPO_PROJECT="p2"):
+            assert (storage.bucket, storage.location, storage.project) == ("kw-bucket", "kw", "p2")
+
+
+def test_first_use_names_every_missing_setting_and_repr_never_raises(clean_env: pytest.MonkeyPatch) -> None:
+    storage = BKRepoPrivateStorage(password="s3cret-password")
+    assert "resolved at first use" in repr(storage)
+    for use in (lambda: storage.url("a.txt"), lambda: storage.exists("a.txt"), lambda: storage.listdir("")):
+        with pytest.raises(ImproperlyConfigured) as info:
+            use()
+        message = str(info.value)
+        for name in ("BKREPO_ENDPOINT_URL", "BKREPO_PROJECT", "BKREPO_PRIVATE_BUCKET"):
+            assert name in message
+        assert "s3cret" not in message
+    assert "s3cret" not in repr(storage)
+    assert not storage.options_resolved
+
+
+def test_concurrent_first_use_resolves_once(clean_env: pytest.MonkeyPatch) -> None:
+    storage = BKRepoStorage()
+    barrier = threading.Barrier(8)
+    clients: list[Any] = []
+
+    def first_use() -> None:
+        barrier.wait()
+        clients.append(storage.client)
+
+    with override_settings(**BASE):
+        threads = [threading.Thread(target=first_use) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        assert len(clients) == 8
+        assert len({id(client) for client in clients}) == 1
+        assert storage.client is clients[0]
+
+
+def test_class_attributes_go_through_the_resolution(clean_env: pytest.MonkeyPatch) -> None:
+    class Assets(BKRepoStorage):
+        location = "/assets//css/"
+
+    assert Assets.location == "/assets//css/"  # the class still says what it was given
+    with override_settings(**BASE):
+        assert Assets().location == "assets/css"  # cleaned like every location
+        assert Assets().key("a.css") == "assets/css/a.css"
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "fragment"),
+    [
+        ("http://admin:s3cret-password@127.0.0.1:9", "BKREPO_USERNAME and BKREPO_PASSWORD"),
+        ("http://127.0.0.1:9/?token=s3cret-password", "query"),
+        ("http://127.0.0.1:9/generic", "/generic"),
+    ],
+)
+def test_odd_endpoints_are_refused_without_showing_them(
+    clean_env: pytest.MonkeyPatch, endpoint: str, fragment: str
+) -> None:
+    with pytest.raises(ImproperlyConfigured, match=fragment) as info:
+        BKRepoStorage(endpoint_url=endpoint)
+    assert "s3cret" not in str(info.value)
+    with override_settings(**{**BASE, "BKREPO_ENDPOINT_URL": endpoint}):
+        storage = BKRepoStorage()
+        with pytest.raises(ImproperlyConfigured, match=fragment) as info:
+            storage.exists("a.txt")
+        assert "s3cret" not in str(info.value)
+        assert "s3cret" not in repr(storage)
+
+
+def test_pickled_copies_resolve_again(clean_env: pytest.MonkeyPatch) -> None:
+    with override_settings(**BASE):
+        storage = BKRepoStorage(location="m")
+        storage.client  # noqa: B018 - first use resolves
+        clone = pickle.loads(pickle.dumps(storage))  # noqa: S301 - our own bytes
+        assert not clone.options_resolved
+        with override_settings(BKREPO_BUCKET="other"):
+            assert (clone.bucket, clone.location) == ("other", "m")
+        assert clone.deconstruct() == storage.deconstruct()
+
+
+PLAIN_SCRIPT = """
+import sys
+from django.conf import settings
+from django.core.files.base import ContentFile
+
+from bkstorages.backends.bkrepo import BKRepoPrivateStorage, BKRepoStorage
+from bkstorages_contrib.testing import DevServer
+
+with DevServer() as server:
+    storage = BKRepoStorage(
+        endpoint_url=server.endpoint_url,
+        username=server.username,
+        password=server.password,
+        project_id=server.project,
+        bucket=server.public_bucket,
+    )
+    storage.save("hello.txt", ContentFile(b"Hello!"))
+    print(storage.url("hello.txt"))
+    print(storage.open("hello.txt").read().decode())
+    print(storage.get_modified_time("hello.txt").tzinfo)
+    private = BKRepoPrivateStorage(
+        endpoint_url=server.endpoint_url, username=server.username, password=server.password,
+        project=server.project, bucket=server.private_bucket,
+    )
+    private.save("p.txt", ContentFile(b"private"))
+    print("token=" in private.url("p.txt"))
+print(settings.configured)
+"""
+
+
+def test_keyword_arguments_work_in_a_plain_script(tmp_path: Any) -> None:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("BKREPO_", "DJANGO_"))}
+    result = subprocess.run(
+        [sys.executable, "-c", PLAIN_SCRIPT], env=env, cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("http://127.0.0.1:")
+    assert lines[0].endswith("/generic/bkstorages/public/hello.txt")
+    assert lines[1:] == ["Hello!", "None", "True", "False"]
+
+
+MODELS = """
+from django.db import models
+
+from bkstorages.backends.bkrepo import BKRepoPublicStorage
+
+
+class Attachment(models.Model):
+    file = models.FileField(storage=BKRepoPublicStorage(location="attachments"))
+
+    class Meta:
+        app_label = "lazyapp"
+"""
+
+SETTINGS = """
+SECRET_KEY = "check-test"
+INSTALLED_APPS = ["django.contrib.contenttypes", "bkstorages_contrib", "lazyapp"]
+DATABASES = {{"default": {{"ENGINE": "django.db.backends.sqlite3", "NAME": {db!r}}}}}
+DEFAULT_AUTO_FIELD = "django.db.models.AutoField"
+{storages}
+"""
+
+
+def _manage(tmp_path: Any, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {key: value for key, value in os.environ.items() if not key.startswith(("BKREPO_", "DJANGO_"))}
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(tmp_path), env.get("PYTHONPATH")]))
+    env["DJANGO_SETTINGS_MODULE"] = "lazysettings"
+    return subprocess.run(
+        [sys.executable, "-m", "django", *args], env=env, cwd=tmp_path, capture_output=True, text=True, check=False
+    )
+
+
+def test_manage_py_without_any_bkrepo_setting(tmp_path: Any) -> None:
+    app = tmp_path / "lazyapp"
+    app.mkdir()
+    (app / "__init__.py").write_text("")
+    (app / "models.py").write_text(MODELS)
+    settings_file = tmp_path / "lazysettings.py"
+    settings_file.write_text(SETTINGS.format(db=str(tmp_path / "db.sqlite3"), storages=""))
+
+    for command in (["check"], ["makemigrations", "lazyapp"], ["migrate"]):
+        result = _manage(tmp_path, *command)
+        assert result.returncode == 0, result.stderr
+    migration = (app / "migrations" / "0001_initial.py").read_text()
+    assert "bkstorages.backends.bkrepo.BKRepoPublicStorage(location='attachments')" in migration
+
+    # With the storage in STORAGES too, the checks name what is missing instead of a traceback.
+    storages = 'STORAGES = {"default": {"BACKEND": "bkstorages.backends.bkrepo.BKRepoStorage"}}'
+    settings_file.write_text(SETTINGS.format(db=str(tmp_path / "db.sqlite3"), storages=storages))
+    result = _manage(tmp_path, "check")
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    assert result.stderr.count("bkstorages.E001") == 3
+    for name in ("BKREPO_ENDPOINT_URL", "BKREPO_PROJECT", "BKREPO_BUCKET"):
+        assert name in result.stderr

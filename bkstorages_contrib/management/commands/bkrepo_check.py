@@ -83,13 +83,14 @@ class Command(BaseCommand):
         self.password = ""
         try:
             storage = get_storage(alias)
+            # Storages resolve their settings at first use: this is it.
+            client = getattr(storage, "client", None)
         except ImproperlyConfigured as exc:
             self.stdout.write(f"Checking storage {alias!r}")
             self.report(Outcome(FAIL, "settings", str(exc)))  # names settings, never their values
             self.stdout.write(self.style.ERROR(f"1 check(s) failed for {alias!r}."))
             return 1
         self.stdout.write(f"Checking storage {storage_label(storage, alias)}")
-        client = getattr(storage, "client", None)
         if client is None or not hasattr(client, "repo_info"):
             self.report(Outcome(FAIL, "storage", "this is not a bkstorages storage (it has no bk-repo client)"))
             return 1
