@@ -507,7 +507,10 @@ def bucket_settings(storage_class: type) -> tuple[str, ...]:
 
 
 def _class_value(storage_class: type, name: str) -> Any:
-    value = getattr(storage_class, name, None)
+    # Storages keep the class attributes that shadow their resolved attributes in ``_class_values``.
+    value = getattr(storage_class, "_class_values", {}).get(name)
+    if value is None:
+        value = getattr(storage_class, name, None)
     # Methods, properties and the storages' own attribute descriptors are no configuration.
     if value is None or callable(value) or hasattr(type(value), "__get__"):
         return None

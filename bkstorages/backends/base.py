@@ -99,12 +99,10 @@ class _DeconstructibleStorage(Storage):
 
 
 class resolved:
-    """A storage attribute computed from the resolved options.
+    """A public storage attribute read from the resolved options (resolving them at first use).
 
-    It is a non-data descriptor: the first read resolves every option and
-    stores the results in the instance's ``__dict__``, so later reads are plain
-    attribute lookups (nothing added to the hot paths). Dropping them from
-    ``__dict__`` makes the next read resolve again.
+    Reading one costs a descriptor call; the hot paths read
+    ``self._resolved`` (a plain instance attribute) instead.
     """
 
     def __set_name__(self, owner: type, name: str) -> None:
@@ -114,7 +112,23 @@ class resolved:
         if instance is None:
             # A subclass's class attribute (``location = "static"``) is configuration, kept here.
             return getattr(owner, "_class_values", {}).get(self.name, self)
-        return instance._resolved_attributes()[self.name]
+        return getattr(instance._resolved or instance._resolve(), self.name)
+
+    def __set__(self, instance: Any, value: Any) -> None:
+        raise AttributeError(f"'{self.name}' comes from the storage's options; pass it to the constructor")
+
+
+class ResolvedOptions:
+    """The attributes a storage built from its resolved options (its client among them)."""
+
+    def __init__(self, attributes: dict[str, Any]) -> None:
+        for name, value in attributes.items():
+            # setattr, not __dict__.update(): CPython keeps the values inline (the fastest reads).
+            setattr(self, name, value)
+
+    if TYPE_CHECKING:  # the attributes differ by storage class
+
+        def __getattr__(self, name: str) -> Any: ...
 
 
 # Every storage alive, so a change of a BKREPO_* setting reaches them all (per-field instances too).
@@ -173,8 +187,9 @@ class RemoteStorage(_DeconstructibleStorage):
                 continue
             inherited = next((vars(base)[name] for base in cls.__mro__[1:] if name in vars(base)), None)
             if isinstance(inherited, resolved):
-                # ``location = "static"`` on a subclass: keep the value as configuration
-                # and the attribute resolved, so every read goes through the resolution.
+                # ``location = "static"`` on a subclass: keep the value as configuration (a class
+                # attribute in the order of precedence) and the attribute resolved, so every read
+                # goes through the resolution (which cleans and checks it).
                 class_values[name] = value
                 setattr(cls, name, inherited)
         cls._class_values = class_values
@@ -183,33 +198,34 @@ class RemoteStorage(_DeconstructibleStorage):
         self._init_runtime()
 
     def _init_runtime(self) -> None:
+        self._resolved: ResolvedOptions | None = None
         self._resolve_lock = threading.RLock()
         self._signing_lock = threading.Lock()
         _storages.add(self)
 
     # -- options --------------------------------------------------------------------
 
-    def _resolved_attributes(self) -> dict[str, Any]:
-        """Every resolved attribute, resolving the options if they are not (or no longer) resolved."""
+    def _resolve(self) -> ResolvedOptions:
+        """The resolved options, resolving them if they are not (or no longer) resolved.
+
+        Hot paths read ``self._resolved or self._resolve()``: after the first
+        use that is one plain attribute read.
+        """
         with self._resolve_lock:
-            attributes = self.__dict__.get("_attributes")
-            if attributes is None:
-                attributes = self._resolve_attributes_now()
-                # One update, so another thread sees either none or all of them.
-                self.__dict__.update(attributes, _attributes=attributes)
-            return attributes
+            resolved_options = self._resolved
+            if resolved_options is None:
+                resolved_options = self._resolved = ResolvedOptions(self._resolve_attributes_now())
+            return resolved_options
 
     def reset_options(self) -> None:
         """Forget the resolved options (and the client built from them); the next use resolves again."""
         with self._resolve_lock:
-            attributes = self.__dict__.pop("_attributes", None)
-            for name in attributes or ():
-                self.__dict__.pop(name, None)
+            self._resolved = None
 
     @property
     def options_resolved(self) -> bool:
         """Whether the options are resolved (they are at first use)."""
-        return "_attributes" in self.__dict__
+        return self._resolved is not None
 
     def _resolve_attributes_now(self) -> dict[str, Any]:
         """Resolve the options (raising ImproperlyConfigured) and return every resolved attribute."""
@@ -240,7 +256,8 @@ class RemoteStorage(_DeconstructibleStorage):
 
     def _key(self, relative: str) -> str:
         """The full key in the bucket: the location prefix is applied here, once."""
-        key = f"{self.location}/{relative}" if self.location and relative else (self.location or relative)
+        location = (self._resolved or self._resolve()).location
+        key = f"{location}/{relative}" if location and relative else (location or relative)
         if key.count("/") + 1 > MAX_DEPTH:
             raise SuspiciousFileOperation(f"File name {relative!r} is nested more than {MAX_DEPTH} levels deep.")
         return key
@@ -430,20 +447,21 @@ class RemoteStorage(_DeconstructibleStorage):
         keys = {name: self.key(name) for name in names}
         if self._store_is_public():
             return {name: self._store_public_url(key) for name, key in keys.items()}
-        expire = self.url_expire_seconds if expire is None else int(expire)
+        resolved_options = self._resolved or self._resolve()
+        expire = resolved_options.url_expire_seconds if expire is None else int(expire)
         if expire <= 0:
             raise ValueError("expire must be a positive number of seconds")
         wanted = list(dict.fromkeys(keys.values()))
-        found = self.url_cache.get_many(wanted, expire)
+        found = resolved_options.url_cache.get_many(wanted, expire)
         if len(found) < len(wanted):
             # One signing request at a time, so threads asking for the same
             # name at once share one URL instead of each minting their own.
             with self._signing_lock:
-                found.update(self.url_cache.get_many([key for key in wanted if key not in found], expire))
+                found.update(resolved_options.url_cache.get_many([key for key in wanted if key not in found], expire))
                 missing = [key for key in wanted if key not in found]
                 if missing:
                     signed = self._store_signed_urls(missing, expire)
-                    self.url_cache.set_many(signed, expire)
+                    resolved_options.url_cache.set_many(signed, expire)
                     found.update(signed)
         return {name: found[key] for name, key in keys.items()}
 
@@ -497,8 +515,7 @@ class RemoteStorage(_DeconstructibleStorage):
     def __getstate__(self) -> dict[str, Any]:
         """The given options only: a copy resolves its own at first use."""
         state = self.__dict__.copy()
-        resolved_names = state.pop("_attributes", None) or {}
-        for name in ("_signing_lock", "_resolve_lock", *resolved_names):
+        for name in ("_signing_lock", "_resolve_lock", "_resolved"):
             state.pop(name, None)
         return state
 

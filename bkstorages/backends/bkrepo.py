@@ -162,7 +162,7 @@ class BKRepoStorage(RemoteStorage):
     # -- the store ------------------------------------------------------------------
 
     def _store_upload(self, key: str, source: UploadSource, *, overwrite: bool) -> None:
-        self.client.upload(key, source, overwrite=overwrite)
+        (self._resolved or self._resolve()).client.upload(key, source, overwrite=overwrite)
 
     def _store_reader(self, key: str, start: int) -> ObjectReader:
         return self.client.open_reader(key, start)
@@ -171,7 +171,7 @@ class BKRepoStorage(RemoteStorage):
         self.client.download_to(key, fileobj)
 
     def _store_exists(self, key: str) -> bool:
-        return self.client.exists(key)
+        return (self._resolved or self._resolve()).client.exists(key)
 
     def _store_delete(self, key: str) -> None:
         self.client.delete(key)
@@ -206,10 +206,11 @@ class BKRepoStorage(RemoteStorage):
             yield str(record["name"]), bool(record.get("folder"))
 
     def _store_is_public(self) -> bool:
-        return self.client.is_public
+        return (self._resolved or self._resolve()).client.is_public
 
     def _store_public_url(self, key: str) -> str:
-        return self.client.public_url(key, preview=self.url_preview, base_url=self.public_base_url)
+        options = self._resolved or self._resolve()
+        return options.client.public_url(key, preview=options.url_preview, base_url=options.public_base_url)
 
     def _store_signed_urls(self, keys: list[str], expire: int) -> dict[str, str]:
         urls = self.client.create_temporary_urls(keys, expire, host=self.temporary_url_host)

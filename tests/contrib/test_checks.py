@@ -282,3 +282,53 @@ def test_manage_py_check_fails_with_the_error() -> None:
 def test_checks_module_has_a_table_of_every_id() -> None:
     for check_id in ("E001", "E002", "E003", "E004", "E005", "E006", "E007", "W001", "W002", "W003", "W004"):
         assert f"bkstorages.{check_id}" in str(bkchecks.__doc__)
+
+
+@override_settings(**GOOD, BKREPO_CONNECT_TIMEOUT=0, BKREPO_TIME_ZONE="Mars/Olympus")
+def test_values_out_of_range() -> None:
+    messages = run_checks()
+    assert ids(messages) == ["bkstorages.E008", "bkstorages.E008"]
+    text = " ".join(m.msg for m in messages)
+    assert "BKREPO_CONNECT_TIMEOUT" in text
+    assert "BKREPO_TIME_ZONE" in text
+
+
+@override_settings(
+    BKREPO_USERNAME="admin",
+    BKREPO_PASSWORD="secret-pass",
+    STORAGES={
+        "default": {
+            "BACKEND": "bkstorages.backends.bkrepo.BKRepoStorage",
+            "OPTIONS": {"endpoint_url": "http://admin:secret-pass@bkrepo.example.com", "block_size": 0},
+        }
+    },
+)
+def test_every_problem_is_reported_and_the_storage_raises_the_same() -> None:
+    from django.core.exceptions import ImproperlyConfigured
+    from django.core.files.storage import storages
+
+    messages = run_checks()
+    assert ids(messages) == ["bkstorages.E001", "bkstorages.E001", "bkstorages.E002", "bkstorages.E008"]
+    assert "secret-pass" not in repr(messages)
+    endpoint = only(messages, "bkstorages.E002")
+    assert "BKREPO_USERNAME and BKREPO_PASSWORD" in endpoint.msg
+    # The storage refuses the same endpoint, with the same words.
+    with pytest.raises(ImproperlyConfigured, match="BKREPO_USERNAME and BKREPO_PASSWORD") as info:
+        storages.create_storage(STORAGES_WITH_CREDENTIALS)
+    assert "secret-pass" not in str(info.value)
+
+
+STORAGES_WITH_CREDENTIALS = {
+    "BACKEND": "bkstorages.backends.bkrepo.BKRepoStorage",
+    "OPTIONS": {"endpoint_url": "http://admin:secret-pass@bkrepo.example.com"},
+}
+
+
+@override_settings(
+    **GOOD,
+    STORAGES={"default": {"BACKEND": "bkstorages.backends.bkrepo.BKRepoStorage"}},
+)
+def test_environment_problems_are_reported(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("BKREPO_MAX_RETRIES", "many")
+    error = only(run_checks(), "bkstorages.E003")
+    assert "The environment variable BKREPO_MAX_RETRIES" in error.msg

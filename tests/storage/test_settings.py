@@ -343,7 +343,6 @@ def test_class_attributes_go_through_the_resolution(clean_env: pytest.MonkeyPatc
     class Assets(BKRepoStorage):
         location = "/assets//css/"
 
-    assert Assets.location == "/assets//css/"  # the class still says what it was given
     with override_settings(**BASE):
         assert Assets().location == "assets/css"  # cleaned like every location
         assert Assets().key("a.css") == "assets/css/a.css"
@@ -478,3 +477,18 @@ def test_manage_py_without_any_bkrepo_setting(tmp_path: Any) -> None:
     assert result.stderr.count("bkstorages.E001") == 3
     for name in ("BKREPO_ENDPOINT_URL", "BKREPO_PROJECT", "BKREPO_BUCKET"):
         assert name in result.stderr
+
+
+def test_static_storage_bucket_and_location_by_class_attribute(clean_env: pytest.MonkeyPatch) -> None:
+    from bkstorages_contrib.staticfiles import BKRepoStaticStorage
+
+    storage = BKRepoStaticStorage()
+    with override_settings(**BASE):
+        assert (storage.bucket, storage.location, storage.file_overwrite) == ("pub", "static", True)
+        with override_settings(BKREPO_STATIC_BUCKET="assets", BKREPO_STATIC_LOCATION="s"):
+            assert (storage.bucket, storage.location) == ("assets", "s")
+        clean_env.setenv("BKREPO_STATIC_BUCKET", "from-env")
+        storage.reset_options()
+        assert storage.bucket == "from-env"
+        assert BKRepoStaticStorage(bucket="kw").bucket == "kw"
+    assert storage.deconstruct()[2] == {}
