@@ -35,6 +35,10 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 
+# The client never imports Django, so it keeps the defaults of its own options;
+# the table below takes them from there (one place for each number).
+from bkstorages.client import DEFAULTS as _CLIENT_DEFAULTS
+
 MiB = 1024 * 1024
 
 __all__ = [
@@ -123,11 +127,18 @@ OPTIONS: tuple[Option, ...] = (
         "float",
         "3.x single timeout in seconds; the default of both timeouts below",
     ),
-    Option("connect_timeout", "BKREPO_CONNECT_TIMEOUT", 10.0, "float", "seconds to wait for a connection", client=True),
+    Option(
+        "connect_timeout",
+        "BKREPO_CONNECT_TIMEOUT",
+        _CLIENT_DEFAULTS["connect_timeout"],
+        "float",
+        "seconds to wait for a connection",
+        client=True,
+    ),
     Option(
         "read_timeout",
         "BKREPO_READ_TIMEOUT",
-        30.0,
+        _CLIENT_DEFAULTS["read_timeout"],
         "float",
         "seconds to wait for each read from the server",
         client=True,
@@ -135,16 +146,23 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "deadline",
         "BKREPO_DEADLINE",
-        120.0,
+        _CLIENT_DEFAULTS["deadline"],
         "float",
         "seconds an operation may take for its requests, retries and waits",
         client=True,
     ),
-    Option("max_retries", "BKREPO_MAX_RETRIES", 3, "int", "retries of a failed idempotent request", client=True),
+    Option(
+        "max_retries",
+        "BKREPO_MAX_RETRIES",
+        _CLIENT_DEFAULTS["max_retries"],
+        "int",
+        "retries of a failed idempotent request",
+        client=True,
+    ),
     Option(
         "backoff",
         "BKREPO_RETRY_BACKOFF",
-        0.2,
+        _CLIENT_DEFAULTS["backoff"],
         "float",
         "first retry delay in seconds, doubled each retry, with jitter",
         client=True,
@@ -184,18 +202,39 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         "block_upload_threshold",
         "BKREPO_BLOCK_UPLOAD_THRESHOLD",
-        1024 * MiB,
+        _CLIENT_DEFAULTS["block_upload_threshold"],
         "int",
         "files larger than this many bytes use block upload",
         client=True,
     ),
-    Option("block_size", "BKREPO_BLOCK_SIZE", 16 * MiB, "int", "part size of block uploads in bytes", client=True),
-    Option("block_upload_workers", "BKREPO_BLOCK_UPLOAD_WORKERS", 4, "int", "parts uploaded in parallel", client=True),
-    Option("list_page_size", "BKREPO_LIST_PAGE_SIZE", 10_000, "int", "entries per listing request", client=True),
+    Option(
+        "block_size",
+        "BKREPO_BLOCK_SIZE",
+        _CLIENT_DEFAULTS["block_size"],
+        "int",
+        "part size of block uploads in bytes",
+        client=True,
+    ),
+    Option(
+        "block_upload_workers",
+        "BKREPO_BLOCK_UPLOAD_WORKERS",
+        _CLIENT_DEFAULTS["block_upload_workers"],
+        "int",
+        "parts uploaded in parallel",
+        client=True,
+    ),
+    Option(
+        "list_page_size",
+        "BKREPO_LIST_PAGE_SIZE",
+        _CLIENT_DEFAULTS["list_page_size"],
+        "int",
+        "entries per listing request",
+        client=True,
+    ),
     Option(
         "verify_downloads",
         "BKREPO_VERIFY_DOWNLOADS",
-        True,
+        _CLIENT_DEFAULTS["verify_downloads"],
         "bool",
         "check the sha256 of every whole download against the object's ETag",
         client=True,
