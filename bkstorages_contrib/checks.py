@@ -236,7 +236,7 @@ def _check_storage(storage: ConfiguredStorage) -> Iterable[checks.CheckMessage]:
 
     values = resolution.values
     missing_credentials = [name for name in ("username", "password") if not values.get(name)]
-    if missing_credentials and "username" in resolution.sources:
+    if missing_credentials:
         names = " and ".join(f"BKREPO_{name.upper()}" for name in missing_credentials)
         yield checks.Warning(
             f"{storage.label} has no {' or '.join(missing_credentials)}: only anonymous reads of public buckets "
