@@ -147,10 +147,10 @@ setting_changed.connect(_on_setting_changed, dispatch_uid="bkstorages.backends.b
 class RemoteStorage(_DeconstructibleStorage):
     """A Django storage whose files live in a remote object store.
 
-    Options are resolved at first use (see :mod:`bkstorages.conf`), not at
-    construction: a subclass implements :meth:`_resolve_attributes_now`,
-    returning every :class:`resolved` attribute, usually starting from
-    :meth:`_common_attributes`. They are resolved again after Django's
+    Options are resolved at first use (see ``bkstorages.conf``), not at
+    construction: a subclass implements ``_resolve_attributes_now()``,
+    returning every ``resolved`` attribute, usually starting from
+    ``_common_attributes()``. They are resolved again after Django's
     ``setting_changed`` for a ``BKREPO_*`` setting.
     """
 
