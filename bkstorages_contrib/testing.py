@@ -19,6 +19,13 @@ point once bkstorages is installed):
 ``bkrepo_settings``
     like ``bkrepo_repos``, and Django's ``BKREPO_*`` settings point at them
     for the duration of the test.
+``bkrepo_limited_user``
+    a :class:`LimitedUser` with full rights on one fresh private repository
+    and none elsewhere (``.username``, ``.password``, ``.repo``,
+    ``.settings()``): what it does outside that repository is 403/250113.
+``bkrepo_unshared_project``
+    :class:`Repos` in a fresh project whose share switch is off: creating a
+    temporary URL or token there is 400/251037.
 
 Importing this module needs neither Django settings nor pytest.
 """
@@ -47,7 +54,17 @@ try:
 except ImportError:  # pragma: no cover - usable without pytest
     pytest = None  # type: ignore[assignment]
 
-__all__ = ["DevServer", "DevServerError", "Repos", "bkrepo_repos", "bkrepo_server", "bkrepo_settings"]
+__all__ = [
+    "DevServer",
+    "DevServerError",
+    "LimitedUser",
+    "Repos",
+    "bkrepo_limited_user",
+    "bkrepo_repos",
+    "bkrepo_server",
+    "bkrepo_settings",
+    "bkrepo_unshared_project",
+]
 
 START_TIMEOUT = 30.0
 
@@ -64,6 +81,10 @@ class DevServer:
     ``password``, ``public_bucket``, ``private_bucket``, ``read_only_users``
     as ``{name: password}``, ``platform_accounts`` as ``{access_key:
     secret_key}``, ``time_zone``, ``generic_domain``) are passed to the CLI.
+    ``redirect=True`` starts it in redirect mode (downloads answer 302 to a
+    second origin whose targets expire after ``redirect_expires`` seconds);
+    ``share_off`` (project names) and ``folder_listing_off``
+    (``"project/repo"``) turn those switches off at start.
     """
 
     def __init__(
@@ -80,6 +101,10 @@ class DevServer:
         time_zone: str | None = None,
         generic_domain: str | None = None,
         host: str = "127.0.0.1",
+        redirect: bool = False,
+        redirect_expires: int | None = None,
+        share_off: list[str] | None = None,
+        folder_listing_off: list[str] | None = None,
     ) -> None:
         self.project = project
         self.username = username
@@ -91,6 +116,10 @@ class DevServer:
         self.time_zone = time_zone
         self.generic_domain = generic_domain
         self.host = host
+        self.redirect = redirect
+        self.redirect_expires = redirect_expires
+        self.share_off = list(share_off or [])
+        self.folder_listing_off = list(folder_listing_off or [])
         self._work_dir = Path(tempfile.mkdtemp(prefix="bkrepo-devserver-"))
         self.data_dir = Path(data_dir) if data_dir is not None else self._work_dir / "data"
         self.log_path = self._work_dir / "server.log"
@@ -133,6 +162,14 @@ class DevServer:
             args += ["--time-zone", self.time_zone]
         if self.generic_domain:
             args += ["--generic-domain", self.generic_domain]
+        if self.redirect:
+            args.append("--redirect")
+        if self.redirect_expires is not None:
+            args += ["--redirect-expires", str(self.redirect_expires)]
+        for project in self.share_off:
+            args += ["--share-off", project]
+        for repo in self.folder_listing_off:
+            args += ["--folder-listing-off", repo]
         return args
 
     def start(self) -> DevServer:
@@ -199,14 +236,13 @@ class DevServer:
         token = base64.b64encode(f"{self.username}:{self.password}".encode()).decode()
         return f"Basic {token}"
 
-    def create_repo(self, name: str, public: bool = False) -> str:
-        """Create a generic repository in the server's project; returns its name."""
-        body = {"projectId": self.project, "name": name, "type": "GENERIC", "category": "LOCAL", "public": public}
+    def call(self, method: str, path: str, body: dict[str, Any] | None = None) -> Any:
+        """One request as the server's admin user; the envelope's ``data``, or ``DevServerError``."""
         request = urllib.request.Request(  # noqa: S310 - loopback http URL we started
-            f"{self.endpoint_url}/repository/api/repo/create",
-            data=json.dumps(body).encode(),
+            f"{self.endpoint_url}{path}",
+            data=None if body is None else json.dumps(body).encode(),
             headers={"Content-Type": "application/json", "Authorization": self.auth_header()},
-            method="POST",
+            method=method,
         )
         try:
             with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
@@ -214,8 +250,49 @@ class DevServer:
         except urllib.error.HTTPError as error:
             payload = json.loads(error.read() or b"{}")
         if payload.get("code") != 0:
-            raise DevServerError(f"could not create repository {name!r}: {payload.get('message')}")
+            raise DevServerError(f"{method} {path.partition('?')[0]} failed: {payload.get('message')}")
+        return payload.get("data")
+
+    def create_repo(self, name: str, public: bool = False, project: str | None = None) -> str:
+        """Create a generic repository (in the server's project by default); returns its name."""
+        body = {
+            "projectId": project or self.project,
+            "name": name,
+            "type": "GENERIC",
+            "category": "LOCAL",
+            "public": public,
+        }
+        self.call("POST", "/repository/api/repo/create", body)
         return name
+
+    def create_project(self, name: str, *, share: bool = True) -> str:
+        """Create a project (``share=False``: with its share switch off); returns its name."""
+        self.call("POST", "/repository/api/project/create", {"name": name, "displayName": name, "description": ""})
+        if not share:
+            self.set_switch(name, share=False)
+        return name
+
+    def create_user(self, name: str, password: str, *, repo: str | None = None, project: str | None = None) -> str:
+        """A user with full rights on one repository (``repo``) or a whole project (admin of it), and no
+        others; an existing user gets the new password. bk-repo's ``/auth/api/user/create/{repo,project}``."""
+        body = {"userId": name, "name": name, "pwd": password, "projectId": project or self.project}
+        if repo is not None:
+            self.call("POST", "/auth/api/user/create/repo", {**body, "repoName": repo})
+        else:
+            self.call("POST", "/auth/api/user/create/project", body)
+        return name
+
+    def set_switch(
+        self, project: str, repo: str | None = None, *, share: bool | None = None, list_folders: bool | None = None
+    ) -> dict[str, Any]:
+        """Turn a project's share switch or a repository's folder listing; returns the switches now."""
+        body: dict[str, Any] = {"project": project, "repo": repo, "share": share, "listFolders": list_folders}
+        data: dict[str, Any] = self.call("POST", "/_devserver/switches", body)
+        return data
+
+    def expire_redirects(self) -> None:
+        """Redirect mode: every redirect target handed out so far answers 403 from now on."""
+        self.call("POST", "/_devserver/redirect/expire", {})
 
 
 def _parse_exports(text: str) -> dict[str, str]:
@@ -237,10 +314,12 @@ class Repos:
     server: DevServer
     public: str
     private: str
+    #: The project they are in, when not the server's own.
+    project_name: str | None = None
 
     @property
     def project(self) -> str:
-        return self.server.project
+        return self.project_name or self.server.project
 
     @property
     def endpoint_url(self) -> str:
@@ -252,20 +331,49 @@ class Repos:
             "BKREPO_ENDPOINT_URL": self.server.endpoint_url,
             "BKREPO_USERNAME": self.server.username,
             "BKREPO_PASSWORD": self.server.password,
-            "BKREPO_PROJECT": self.server.project,
+            "BKREPO_PROJECT": self.project,
             "BKREPO_BUCKET": self.private,
             "BKREPO_PUBLIC_BUCKET": self.public,
             "BKREPO_PRIVATE_BUCKET": self.private,
         }
 
 
-def new_repos(server: DevServer) -> Repos:
+def new_repos(server: DevServer, project: str | None = None) -> Repos:
     suffix = uuid.uuid4().hex[:12]
     return Repos(
         server=server,
-        public=server.create_repo(f"pub-{suffix}", public=True),
-        private=server.create_repo(f"priv-{suffix}", public=False),
+        public=server.create_repo(f"pub-{suffix}", public=True, project=project),
+        private=server.create_repo(f"priv-{suffix}", public=False, project=project),
+        project_name=project,
     )
+
+
+@dataclass
+class LimitedUser:
+    """A user with full rights on ``repo`` (private, in the server's project) and none elsewhere."""
+
+    server: DevServer
+    username: str
+    password: str
+    repo: str
+
+    def settings(self) -> dict[str, Any]:
+        """Django ``BKREPO_*`` settings that act as this user on its repository."""
+        return {
+            "BKREPO_ENDPOINT_URL": self.server.endpoint_url,
+            "BKREPO_USERNAME": self.username,
+            "BKREPO_PASSWORD": self.password,
+            "BKREPO_PROJECT": self.server.project,
+            "BKREPO_BUCKET": self.repo,
+            "BKREPO_PRIVATE_BUCKET": self.repo,
+        }
+
+
+def new_limited_user(server: DevServer) -> LimitedUser:
+    suffix = uuid.uuid4().hex[:12]
+    repo = server.create_repo(f"limited-{suffix}", public=False)
+    password = uuid.uuid4().hex
+    return LimitedUser(server, server.create_user(f"user-{suffix}", password, repo=repo), password, repo)
 
 
 if pytest is not None:
@@ -288,3 +396,14 @@ if pytest is not None:
 
         with override_settings(**bkrepo_repos.settings()):
             yield bkrepo_repos
+
+    @pytest.fixture
+    def bkrepo_limited_user(bkrepo_server: DevServer) -> LimitedUser:
+        """A user with full rights on one fresh private repository and no others."""
+        return new_limited_user(bkrepo_server)
+
+    @pytest.fixture
+    def bkrepo_unshared_project(bkrepo_server: DevServer) -> Repos:
+        """A fresh public and private repository in a fresh project whose share switch is off."""
+        project = bkrepo_server.create_project(f"unshared_{uuid.uuid4().hex[:12]}", share=False)
+        return new_repos(bkrepo_server, project)

@@ -20,7 +20,8 @@ from collections.abc import Sequence
 from types import FrameType
 
 from .app import DevServerApp, parse_zone
-from .server import make_server
+from .origin import DEFAULT_EXPIRE_SECONDS, RedirectOrigin
+from .server import DevHTTPServer, WSGIApp, make_server, serve_in_thread
 from .store import Store
 
 
@@ -60,6 +61,34 @@ def build_parser() -> argparse.ArgumentParser:
         "--time-zone",
         default=None,
         help="zone the server renders dates in (default: this machine's), e.g. Asia/Shanghai or +0800",
+    )
+    parser.add_argument(
+        "--redirect",
+        action="store_true",
+        help="answer file downloads with 302 to a second loopback origin (signed, expiring URLs), "
+        "like a bk-repo whose storage is COS with redirects on",
+    )
+    parser.add_argument("--redirect-port", type=int, default=0, help="port of that second origin (default: a free one)")
+    parser.add_argument(
+        "--redirect-expires",
+        type=int,
+        default=DEFAULT_EXPIRE_SECONDS,
+        metavar="SECONDS",
+        help=f"how long a redirect target stays valid (default {DEFAULT_EXPIRE_SECONDS})",
+    )
+    parser.add_argument(
+        "--share-off",
+        action="append",
+        default=[],
+        metavar="PROJECT",
+        help="turn the project's share switch off: temporary URLs and tokens answer 251037 (repeatable)",
+    )
+    parser.add_argument(
+        "--folder-listing-off",
+        action="append",
+        default=[],
+        metavar="PROJECT/REPO",
+        help="turn the repository's folder listing off: GET/HEAD on a folder answers 403/251202 (repeatable)",
     )
     parser.add_argument("--quiet", action="store_true", help="do not log requests")
     parser.add_argument("--print-env", action="store_true", help="print the export lines and exit")
@@ -125,15 +154,27 @@ def main(argv: Sequence[str] | None = None) -> int:
     store.create_repo(options.project, options.public_bucket, public=True, created_by=options.username, exist_ok=True)
     store.create_repo(options.project, options.private_bucket, public=False, created_by=options.username, exist_ok=True)
 
-    app = DevServerApp(
-        store, generic_domain=options.generic_domain, time_zone=zone, platform_accounts=platform_accounts
-    )
-    try:
-        server = make_server(options.host, options.port, app)
-    except OSError as error:
-        print(f"Cannot listen on {options.host}:{options.port}: {error.strerror or error}", file=sys.stderr)
-        print("Pick another --port, or --port 0 for a free one.", file=sys.stderr)
+    if not apply_switches(parser, store, options):
         return 2
+    redirect = RedirectOrigin(store, expire_seconds=options.redirect_expires) if options.redirect else None
+    app = DevServerApp(
+        store,
+        generic_domain=options.generic_domain,
+        time_zone=zone,
+        platform_accounts=platform_accounts,
+        redirect=redirect,
+    )
+    server = listen(options.host, options.port, app, "--port")
+    if server is None:
+        return 2
+    origin = listen(options.host, options.redirect_port, redirect, "--redirect-port") if redirect else None
+    if redirect is not None and origin is None:
+        server.server_close()
+        return 2
+    if redirect is not None and origin is not None:
+        redirect.base_url = f"http://{url_host(options.host)}:{origin.port}"
+        serve_in_thread(origin)
+        print(f"# redirect targets on {redirect.base_url}", file=sys.stderr, flush=True)
     endpoint = f"http://{url_host(options.host)}:{server.port}"
     print("\n".join(env_lines(endpoint, options)), flush=True)
     print(f"# bk-repo dev server on {endpoint} (data in {store.root}); Ctrl-C to stop", file=sys.stderr, flush=True)
@@ -149,7 +190,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         pass
     finally:
         server.server_close()
+        if origin is not None:
+            origin.shutdown()
+            origin.server_close()
     return 0
+
+
+def listen(host: str, port: int, app: WSGIApp, option: str) -> DevHTTPServer | None:
+    """A server bound to ``host:port``; None (after a plain message) when it cannot listen."""
+    try:
+        return make_server(host, port, app)
+    except OSError as error:
+        print(f"Cannot listen on {host}:{port}: {error.strerror or error}", file=sys.stderr)
+        print(f"Pick another {option}, or {option} 0 for a free one.", file=sys.stderr)
+        return None
+
+
+def apply_switches(parser: argparse.ArgumentParser, store: Store, options: argparse.Namespace) -> bool:
+    """``--share-off`` and ``--folder-listing-off``; False (after a message) for a missing target."""
+    for project in options.share_off:
+        if not store.set_share(project, False):
+            print(f"--share-off: no project {project!r}", file=sys.stderr)
+            return False
+    for item in options.folder_listing_off:
+        project, slash, repo = item.partition("/")
+        if not slash or not store.set_list_folders(project, repo, False):
+            print(f"--folder-listing-off: no repository {item!r} (PROJECT/REPO)", file=sys.stderr)
+            return False
+    return True
 
 
 if __name__ == "__main__":

@@ -107,8 +107,11 @@ class Accounts:
         """May ``principal`` do ``action`` in ``project`` (on ``repo`` when given)? Raises 401/403 if not.
 
         bk-repo's order: public reads pass, then platform accounts (trusted,
-        whoever they act for), then anonymous is 401, then the user's rights
-        (today: everyone may read, users with ``can_write`` may do anything).
+        whoever they act for), then anonymous is 401, then the user's rights:
+        the CLI's users act everywhere (its read-only users only read); users
+        made by ``/auth/api/user/create/{repo,project}`` may do anything on
+        what their grants cover (a repository, or a whole project as its
+        admin) and nothing elsewhere but read public repositories.
         """
         if repo is not None and action in READS and repo.public:
             return
@@ -116,7 +119,28 @@ class Accounts:
             return
         if principal.anonymous:
             raise unauthenticated()
-        if action in READS or self.store.user_can_write(principal.name):
+        rights = self.store.user_rights(principal.name)
+        if rights.admin or rights.covers(project, None if repo is None else repo.name):
+            return
+        if rights.everywhere and action in READS:
             return
         where = f"project[{project}]" if repo is None else f"project[{project}] repo[{repo.name}]"
         raise ApiError(250113, f"user[{principal.name}] does not have [{action}] permission in {where}")
+
+    def require_project_admin(self, principal: Principal, project: str) -> None:
+        """bk-repo's ``preCheckProjectAdmin``: MANAGE on the project, else 400/250236 (not 403)."""
+        try:
+            self.decide(principal, MANAGE, project, None)
+        except ApiError as error:
+            if error.code != 250113:
+                raise
+            raise ApiError(250236) from None
+
+    def require_admin(self, principal: Principal) -> None:
+        """The dev server's own routes: its admin users and platform accounts only."""
+        if principal.platform:
+            return
+        if principal.anonymous:
+            raise unauthenticated()
+        if not self.store.user_rights(principal.name).admin:
+            raise ApiError(250113, f"user[{principal.name}] is not an admin of the dev server")

@@ -29,8 +29,9 @@ from typing import Any
 from .accounts import Accounts
 from .dates import parse_zone
 from .envelope import ApiError, error_envelope
-from .handlers import block, generic, repository, temporary
+from .handlers import auth, block, devserver, generic, repository, temporary
 from .handlers.common import Context
+from .origin import RedirectOrigin
 from .request import Environ, Request, normalize_path
 from .responses import STATUS_TEXT, FileRange, Response, empty, header_value
 from .store import BodyIncomplete, Store
@@ -96,13 +97,21 @@ ROUTES = (
         reads(repository.repo_info),
     ),
     route(r"/repository/api/repo/create", {"POST": repository.repo_create}),
+    route(r"/repository/api/repo/delete/(?P<project>[^/]+)/(?P<name>[^/]+)", {"DELETE": repository.repo_delete}),
+    route(r"/repository/api/project/create", {"POST": repository.project_create}),
+    route(r"/auth/api/user/create/(?P<scope>repo|project)", {"POST": auth.create_user}),
+    # The dev server's own routes; no bk-repo has them.
+    route(r"/_devserver/switches", {"GET": devserver.switches, "POST": devserver.switches}),
+    route(r"/_devserver/redirect/expire", {"POST": devserver.expire_redirects}),
 )
 
 
 class DevServerApp:
     """The WSGI application. ``generic_domain`` (e.g. ``127.0.0.1:8765/generic``)
     is where temporary URLs point unless the create request names a ``host``;
-    by default it is the request's own ``Host`` plus ``/generic``."""
+    by default it is the request's own ``Host`` plus ``/generic``. With
+    ``redirect`` (redirect mode) file downloads answer 302 to that origin,
+    another WSGI app the caller serves on its own port."""
 
     def __init__(
         self,
@@ -111,9 +120,10 @@ class DevServerApp:
         generic_domain: str | None = None,
         time_zone: dt.tzinfo | None = None,
         platform_accounts: dict[str, str] | None = None,
+        redirect: RedirectOrigin | None = None,
     ) -> None:
         self.store = store
-        self.context = Context(store, Accounts(store, platform_accounts), generic_domain)
+        self.context = Context(store, Accounts(store, platform_accounts), generic_domain, redirect)
         self.zone: dt.tzinfo = time_zone or dt.datetime.now().astimezone().tzinfo or dt.timezone.utc
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:

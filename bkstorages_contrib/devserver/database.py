@@ -77,6 +77,14 @@ CREATE TABLE IF NOT EXISTS uploads (
     created_by TEXT NOT NULL,
     created_ms INTEGER NOT NULL
 );
+-- Rights of users made by the auth service's create/repo and create/project:
+-- repo '' is the whole project (project admin), else that one repository.
+CREATE TABLE IF NOT EXISTS grants (
+    user TEXT NOT NULL,
+    project TEXT NOT NULL,
+    repo TEXT NOT NULL,
+    PRIMARY KEY (user, project, repo)
+);
 CREATE TABLE IF NOT EXISTS parts (
     upload_id TEXT NOT NULL,
     sequence INTEGER NOT NULL,
@@ -85,6 +93,17 @@ CREATE TABLE IF NOT EXISTS parts (
     PRIMARY KEY (upload_id, sequence)
 );
 """
+
+
+#: Columns added after the first release: (table, column, definition). Old data dirs gain them on open.
+ADDED_COLUMNS = (
+    # 1: users who may read every repository (the CLI's users); 0: only what their grants cover.
+    ("users", "global", "INTEGER NOT NULL DEFAULT 1"),
+    # bk-repo's project metadata "enableShareArtifact".
+    ("projects", "share_enabled", "INTEGER NOT NULL DEFAULT 1"),
+    # bk-repo's repository setting autoIndex.enabled: may a folder be listed by GET/HEAD.
+    ("repos", "list_folders", "INTEGER NOT NULL DEFAULT 1"),
+)
 
 
 def now_ms() -> int:
@@ -104,7 +123,12 @@ class Database:
         self._local = threading.local()
         self.lock = threading.RLock()
         with self.lock:
-            self.connection().executescript(SCHEMA)
+            db = self.connection()
+            db.executescript(SCHEMA)
+            for table, column, definition in ADDED_COLUMNS:
+                present = {row["name"] for row in db.execute(f"PRAGMA table_info({table})")}
+                if column not in present:
+                    db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
     def connection(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)

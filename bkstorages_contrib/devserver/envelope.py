@@ -31,10 +31,16 @@ ERRORS: dict[int, tuple[int, str]] = {
     250118: (400, "Header [{0}] is missing"),
     250120: (416, "Requested range not satisfiable"),
     250130: (404, "Request url[{0}] not found"),
+    # The auth service's codes (module 2).
+    250217: (400, "project not exist"),
+    250221: (400, "repo not exist"),
+    250236: (400, "user for auth not have permission"),
     251003: (400, "Failed to check artifact {0} digest"),
-    251004: (404, "Project [{0}] not found"),
+    251004: (400, "Project [{0}] not found"),
+    251005: (400, "Project [{0}] existed"),
     251006: (404, "Repository [{0}] not found"),
     251007: (400, "Repository [{0}] existed"),
+    251008: (400, "Repository is not empty"),
     251009: (400, "Folder is not empty"),
     # 404 from the generic download and delete; node detail answers it with 400.
     251010: (404, "Node [{0}] not found"),
@@ -45,7 +51,9 @@ ERRORS: dict[int, tuple[int, str]] = {
     251021: (400, "Temporary token invalid: [{0}]"),
     251022: (400, "Temporary token expired"),
     251024: (404, "Artifact file data not found"),
+    251037: (400, "Share feature is disabled for project [{0}]"),
     251201: (400, "Upload id[{0}] not found"),
+    251202: (403, "Repository[{0}] does not allow listing directories[{1}]"),
     251212: (400, "Chunked artifact broken"),
 }
 

@@ -34,6 +34,14 @@ class RepoExists(StoreError):
     """A repository with that name already exists."""
 
 
+class ProjectExists(StoreError):
+    """A project with that name already exists."""
+
+
+class RepoNotEmpty(StoreError):
+    """A repository that still holds files is deleted only when forced."""
+
+
 class UploadNotFound(StoreError):
     """Unknown block upload id."""
 
@@ -56,6 +64,26 @@ class Repo:
     description: str | None
     created_by: str
     created_ms: int
+    #: bk-repo's ``autoIndex.enabled``: may a folder be listed (GET/HEAD on it)?
+    list_folders: bool = True
+
+
+@dataclass(frozen=True)
+class Rights:
+    """What a user may do: ``everywhere`` reads (and with ``admin`` anything), plus their grants.
+
+    A grant is ``(project, repo)``; ``repo`` "" covers the whole project (project admin).
+    """
+
+    everywhere: bool
+    admin: bool
+    grants: frozenset[tuple[str, str]] = frozenset()
+
+    def covers(self, project: str, repo: str | None) -> bool:
+        """Does a grant give full rights on the project (``repo`` None) or on that repository?"""
+        if (project, "") in self.grants:
+            return True
+        return repo is not None and (project, repo) in self.grants
 
 
 @dataclass

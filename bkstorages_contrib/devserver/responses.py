@@ -10,6 +10,7 @@ from typing import BinaryIO
 STATUS_TEXT = {
     200: "OK",
     206: "Partial Content",
+    301: "Moved Permanently",
     302: "Found",
     400: "Bad Request",
     401: "Unauthorized",

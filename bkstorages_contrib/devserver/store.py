@@ -41,9 +41,12 @@ from .records import (
     NodeExists,
     NodeNotFound,
     Part,
+    ProjectExists,
     Received,
     Repo,
     RepoExists,
+    RepoNotEmpty,
+    Rights,
     StoreError,
     Token,
     UploadNotFound,
@@ -58,9 +61,12 @@ __all__ = [
     "NodeExists",
     "NodeNotFound",
     "Part",
+    "ProjectExists",
     "Received",
     "Repo",
     "RepoExists",
+    "RepoNotEmpty",
+    "Rights",
     "Store",
     "StoreError",
     "Token",
@@ -135,8 +141,8 @@ class Store:
     def ensure_user(self, name: str, password: str, can_write: bool = True) -> None:
         with self.database.write() as db:
             db.execute(
-                "INSERT INTO users (name, password, can_write) VALUES (?, ?, ?) "
-                "ON CONFLICT (name) DO UPDATE SET password = excluded.password, can_write = excluded.can_write",
+                "INSERT INTO users (name, password, can_write, global) VALUES (?, ?, ?, 1) ON CONFLICT (name) "
+                "DO UPDATE SET password = excluded.password, can_write = excluded.can_write, global = 1",
                 (name, password, int(can_write)),
             )
 
@@ -152,9 +158,30 @@ class Store:
         row = self._db().execute("SELECT password FROM users WHERE name = ?", (name,)).fetchone()
         return row is not None and hmac.compare_digest(row["password"].encode(), password.encode())
 
-    def user_can_write(self, name: str) -> bool:
-        row = self._db().execute("SELECT can_write FROM users WHERE name = ?", (name,)).fetchone()
-        return bool(row and row["can_write"])
+    def user_rights(self, name: str) -> Rights:
+        """The user's rights; an unknown user has none."""
+        db = self._db()
+        row = db.execute("SELECT can_write, global FROM users WHERE name = ?", (name,)).fetchone()
+        if row is None:
+            return Rights(everywhere=False, admin=False)
+        grants = db.execute("SELECT project, repo FROM grants WHERE user = ?", (name,)).fetchall()
+        everywhere = bool(row["global"])
+        return Rights(everywhere, everywhere and bool(row["can_write"]), frozenset((g[0], g[1]) for g in grants))
+
+    def grant_user(self, name: str, password: str | None, project: str, repo: str = "") -> None:
+        """Give ``name`` full rights on ``project`` (``repo`` "") or one repository of it.
+
+        A new user gets ``password`` (a random, unusable one when None) and no
+        other rights; an existing user keeps theirs, and a ``password`` resets theirs.
+        """
+        with self.database.write() as db:
+            db.execute(
+                "INSERT OR IGNORE INTO users (name, password, can_write, global) VALUES (?, ?, 0, 0)",
+                (name, password if password is not None else "!" + uuid.uuid4().hex),
+            )
+            if password is not None:
+                db.execute("UPDATE users SET password = ? WHERE name = ?", (password, name))
+            db.execute("INSERT OR IGNORE INTO grants (user, project, repo) VALUES (?, ?, ?)", (name, project, repo))
 
     def ensure_project(self, name: str, created_by: str) -> None:
         with self.database.write() as db:
@@ -163,14 +190,56 @@ class Store:
                 (name, created_by, now_ms()),
             )
 
+    def create_project(self, name: str, created_by: str) -> None:
+        """A new project; ``ProjectExists`` when the name is taken."""
+        with self.database.write() as db:
+            if db.execute("SELECT 1 FROM projects WHERE name = ?", (name,)).fetchone() is not None:
+                raise ProjectExists(name)
+            db.execute(
+                "INSERT INTO projects (name, created_by, created_ms) VALUES (?, ?, ?)", (name, created_by, now_ms())
+            )
+
     def project_exists(self, name: str) -> bool:
         return self._db().execute("SELECT 1 FROM projects WHERE name = ?", (name,)).fetchone() is not None
+
+    def share_enabled(self, project: str) -> bool | None:
+        """The project's share switch; None for a missing project."""
+        row = self._db().execute("SELECT share_enabled FROM projects WHERE name = ?", (project,)).fetchone()
+        return None if row is None else bool(row["share_enabled"])
+
+    def set_share(self, project: str, enabled: bool) -> bool:
+        """Turn the project's share switch; False when there is no such project."""
+        with self.database.write() as db:
+            cursor = db.execute("UPDATE projects SET share_enabled = ? WHERE name = ?", (int(enabled), project))
+            return cursor.rowcount > 0
+
+    def set_list_folders(self, project: str, repo: str, enabled: bool) -> bool:
+        """Turn the repository's folder listing switch; False when there is no such repository."""
+        with self.database.write() as db:
+            cursor = db.execute(
+                "UPDATE repos SET list_folders = ? WHERE project = ? AND name = ?", (int(enabled), project, repo)
+            )
+            return cursor.rowcount > 0
 
     def get_repo(self, project: str, name: str) -> Repo | None:
         row = self._db().execute("SELECT * FROM repos WHERE project = ? AND name = ?", (project, name)).fetchone()
         if row is None:
             return None
-        return _from_row(Repo, row, public=bool(row["public"]))
+        return _from_row(Repo, row, public=bool(row["public"]), list_folders=bool(row["list_folders"]))
+
+    def delete_repo(self, project: str, name: str, *, forced: bool) -> None:
+        """Delete a repository and everything in it; ``RepoNotEmpty`` unless ``forced`` or it holds no files."""
+        with self.database.lock:
+            with self.database.write() as db:
+                if not forced and self.count_files_under(project, name, "/"):
+                    raise RepoNotEmpty(name)
+                rows = db.execute("SELECT DISTINCT sha256 FROM nodes WHERE project = ? AND repo = ?", (project, name))
+                blobs = {row["sha256"] for row in rows if row["sha256"]}
+                db.execute("DELETE FROM nodes WHERE project = ? AND repo = ?", (project, name))
+                db.execute("DELETE FROM tokens WHERE project = ? AND repo = ?", (project, name))
+                db.execute("DELETE FROM grants WHERE project = ? AND repo = ?", (project, name))
+                db.execute("DELETE FROM repos WHERE project = ? AND name = ?", (project, name))
+            self._collect(self._db(), blobs)
 
     def create_repo(
         self,

@@ -183,7 +183,7 @@ def test_repo_create(api: Api) -> None:
     bad_name = {**body, "name": "-bad name"}
     assert_error(api.request("POST", "/repository/api/repo/create", json=bad_name), 400, 250105)
     no_project = {**body, "projectId": "no-such-project"}
-    assert_error(api.request("POST", "/repository/api/repo/create", json=no_project), 404, 251004)
+    assert_error(api.request("POST", "/repository/api/repo/create", json=no_project), 400, 251004)
     response = api.request("POST", "/repository/api/repo/create", json={**body, "name": "anon-repo"}, anonymous=True)
     assert_error(response, 401, 250114)
 

@@ -23,8 +23,13 @@ EXPIRE_SECONDS = 43200
 
 
 def start(context: Context, request: Request, project: str, repo: str, full_path: str) -> Response:
+    """Start an upload. Only without overwrite is the target checked here (an existing node is
+    251012); with overwrite a folder in the way is found at complete (251013), as in bk-repo."""
     context.permit(request, WRITE, project, repo)
-    check_target(context, project, repo, full_path, overwrite(request))
+    if full_path == "/":
+        raise ApiError(250105, "fullPath")
+    if not overwrite(request):
+        check_target(context, project, repo, full_path, False)
     upload_id = context.store.blocks.start(project, repo, full_path, request.user)
     return envelope(request, {"uploadId": upload_id, "expireSeconds": EXPIRE_SECONDS})
 

@@ -8,12 +8,15 @@ import contextlib
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from ..accounts import Accounts, Action
 from ..envelope import ApiError
 from ..request import Request, header_decode, uri_decode
 from ..store import Node, NodeConflict, NodeExists, Received, Repo, Store
+
+if TYPE_CHECKING:
+    from ..origin import RedirectOrigin
 
 META_PREFIX = "x-bkrepo-meta-"
 
@@ -26,10 +29,29 @@ class Context:
     accounts: Accounts
     #: Where temporary URLs point unless the create request names a host.
     generic_domain: str | None = None
+    #: Redirect mode: file downloads answer 302 to this second origin, like a COS-backed bk-repo.
+    redirect: RedirectOrigin | None = None
 
     def permit(self, request: Request, action: Action, project: str, repo: str) -> Repo:
         """The repository, if the request's principal may do ``action`` on it."""
         return self.accounts.permit(request.principal, action, project, repo)
+
+
+def generic_base(context: Context, request: Request, host: str | None = None) -> str:
+    """``http://{host}/generic``: ``host`` when given, else the configured generic domain,
+    else the request's own ``Host`` (bk-repo's generic domain setting)."""
+    if host is None or not host.strip():
+        if context.generic_domain:
+            host = context.generic_domain
+        else:
+            server = request.environ.get("HTTP_HOST") or (
+                f"{request.environ.get('SERVER_NAME', '127.0.0.1')}:{request.environ.get('SERVER_PORT', '80')}"
+            )
+            host = f"{server}/generic"
+    host = host.strip().rstrip("/")
+    if "://" not in host:
+        host = "http://" + host
+    return host
 
 
 class UploadOptions(NamedTuple):

@@ -23,12 +23,14 @@ from ..request import LONG_MAX, Request
 from ..responses import FileRange, Response, empty
 from ..store import FolderNotEmpty, Node, NodeNotFound
 from . import block
-from .common import Context, check_digests, check_target, commit, overwrite, upload_options
+from .common import Context, check_digests, check_target, commit, generic_base, overwrite, upload_options
 
 RANGE = re.compile(r"bytes=(\d+)?-(\d+)?")
 #: bk-repo's limits for downloading a folder as a zip (251014 beyond them).
 ZIP_MAX_FILES = 1024
 ZIP_MAX_BYTES = 10 * 1024**3
+#: Headers that carry the node's digests.
+CHECKSUM_HEADERS = frozenset({"ETag", "X-Checksum-Md5", "X-Checksum-Sha256"})
 
 
 def put(context: Context, request: Request, project: str, repo: str, full_path: str) -> Response:
@@ -79,6 +81,8 @@ def download(
     if opened is None:
         node = context.store.get_node(project, repo, full_path)
         if node is not None and node.folder:
+            if not token_route and not listing_allowed(context, project, repo):
+                raise ApiError(251202, repo, full_path)
             if token_route or (request.param("download") or "").strip().lower() == "true":
                 return folder_zip(context, request, project, repo, node)
             return folder_view(context, request, project, repo, node)
@@ -86,6 +90,10 @@ def download(
             raise ApiError(251024)
         raise ApiError(251010, full_path)
     node, file = opened
+    if context.redirect is not None and request.method == "GET":
+        # Like CosRedirectService: GET only; the signed target serves the body and the Range.
+        file.close()
+        return empty(302, [("Location", context.redirect.sign_url(node, request)), ("Content-Length", "0")])
     try:
         start, length, partial = resolve_range(request, node.size)
     except ApiError:
@@ -110,8 +118,17 @@ def download(
     status = 206 if partial else 200
     if request.method == "HEAD":
         file.close()
+        if context.redirect is not None:
+            # Deployments that redirect downloads answer HEAD without checksums (bkrepo-protocol.md 10.2).
+            headers = [(name, value) for name, value in headers if name not in CHECKSUM_HEADERS]
         return empty(status, headers)
     return Response(status, headers, FileRange(file, start, length))
+
+
+def listing_allowed(context: Context, project: str, repo: str) -> bool:
+    """The repository's folder listing switch (bk-repo's ``autoIndex.enabled``)."""
+    record = context.store.get_repo(project, repo)
+    return record is None or record.list_folders
 
 
 def attachment(name: str) -> tuple[str, str]:
@@ -193,13 +210,15 @@ def folder_zip(context: Context, request: Request, project: str, repo: str, node
 
 
 def folder_view(context: Context, request: Request, project: str, repo: str, node: Node) -> Response:
-    """A folder answers like bk-repo: 302 to the ``/`` URL, then a small HTML listing."""
+    """A folder answers like bk-repo: 302 to the ``/`` URL, then a small HTML listing.
+
+    The ``Location`` is absolute, on the generic domain, without the query
+    (``ViewModelService.trailingSlash``).
+    """
     raw_path = str(request.environ.get("PATH_INFO", ""))
     if not raw_path.endswith("/"):
-        location = urllib.parse.quote(raw_path.encode("latin-1") + b"/", safe="/")
-        query = request.environ.get("QUERY_STRING")
-        if query:
-            location += "?" + query
+        below = raw_path[raw_path.find("/generic/") + len("/generic") :]
+        location = generic_base(context, request) + urllib.parse.quote(below.encode("latin-1") + b"/", safe="/")
         return empty(302, [("Location", location), ("Content-Length", "0")])
     _total, children = context.store.list_nodes(
         project, repo, node.full_path, deep=False, include_folder=True, offset=0, limit=10_000, order=None

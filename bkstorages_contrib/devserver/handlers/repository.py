@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from .. import shapes
-from ..accounts import MANAGE, READ
-from ..envelope import ApiError, envelope
+from ..accounts import DELETE, MANAGE, READ
+from ..envelope import ApiError, envelope, unauthenticated
 from ..request import LONG_MAX, Request, parse_bool, parse_int
 from ..responses import Response
-from ..store import RepoExists
+from ..store import ProjectExists, RepoExists, RepoNotEmpty
 from .common import Context
 
 #: Repository names bk-repo accepts (``RepositoryServiceHelper.REPO_NAME_PATTERN``).
 REPO_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9.\-_]{1,63}")
+#: Project names bk-repo accepts (``ProjectServiceHelper.PROJECT_NAME_PATTERN``), and display name lengths.
+PROJECT_NAME = re.compile(r"[a-zA-Z_][a-zA-Z0-9\-_]{1,99}")
+DISPLAY_NAME_LENGTHS = range(2, 101)
+#: The project metadata key of the share switch (``ProjectMetadata.KEY_SHARE_ENABLED``).
+SHARE_KEY = "enableShareArtifact"
 MAX_PAGE_SIZE = 100_000
 #: Node fields that ``sortProperty`` may name, and the store columns behind them.
 SORT_FIELDS = {
@@ -144,3 +150,48 @@ def repo_create(context: Context, request: Request) -> Response:
     except RepoExists:
         raise ApiError(251007, name) from None
     return envelope(request, shapes.repo_info(repo, request.zone, detail=True))
+
+
+def _share_setting(metadata: Any) -> bool | None:
+    """``enableShareArtifact`` from a project's ``metadata`` list of ``{key, value}``, if there."""
+    if not isinstance(metadata, list) or not all(isinstance(item, dict) for item in metadata):
+        raise ApiError(250106)
+    for item in metadata:
+        if item.get("key") == SHARE_KEY and isinstance(item.get("value"), bool):
+            return bool(item["value"])
+    return None
+
+
+def project_create(context: Context, request: Request) -> Response:
+    """``UserProjectController.createProject``: any logged-in user; the creator becomes its admin."""
+    body = request.read_json_object()
+    name, display_name, description = body.get("name"), body.get("displayName"), body.get("description")
+    if not isinstance(name, str) or not isinstance(display_name, str) or not isinstance(description, str):
+        raise ApiError(250106)
+    share = _share_setting(body.get("metadata", []))
+    if request.principal.anonymous:
+        raise unauthenticated()
+    if not PROJECT_NAME.fullmatch(name):
+        raise ApiError(250105, "name")
+    if not display_name.strip() or len(display_name) not in DISPLAY_NAME_LENGTHS:
+        raise ApiError(250105, "displayName")
+    try:
+        context.store.create_project(name, request.user)
+    except ProjectExists:
+        raise ApiError(251005, name) from None
+    if share is not None:
+        context.store.set_share(name, share)
+    if not context.store.user_rights(request.user).admin:
+        context.store.grant_user(request.user, None, name)
+    return envelope(request, name)
+
+
+def repo_delete(context: Context, request: Request, project: str, name: str) -> Response:
+    """Delete a repository; one holding files only when ``forced`` (else 400/251008, kept)."""
+    context.permit(request, DELETE, project, name)
+    forced = request.param("forced")
+    try:
+        context.store.delete_repo(project, name, forced=bool(forced and parse_bool(forced, "forced")))
+    except RepoNotEmpty:
+        raise ApiError(251008) from None
+    return envelope(request, None)

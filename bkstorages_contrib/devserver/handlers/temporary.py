@@ -13,7 +13,7 @@ from ..request import Request, is_sub_path, normalize_path
 from ..responses import Response
 from ..store import Token
 from . import generic
-from .common import Context
+from .common import Context, generic_base
 
 TOKEN_TYPES = {"UPLOAD", "DOWNLOAD", "ALL"}
 DEFAULT_EXPIRE_SECONDS = 86400
@@ -73,6 +73,7 @@ def create(context: Context, request: Request, kind: str) -> Response:
     if urls:
         for _path in wanted.paths:
             context.permit(request, WRITE, wanted.project, wanted.repo)
+    check_share_enabled(context, wanted.project)
     if urls and wanted.type not in ("UPLOAD", "DOWNLOAD"):
         raise ApiError(250105, "type")
     if wanted.permits is not None and wanted.permits <= 0:
@@ -80,7 +81,7 @@ def create(context: Context, request: Request, kind: str) -> Response:
     full_paths = [normalize_path(path) for path in dict.fromkeys(wanted.paths)]
     seconds = DEFAULT_EXPIRE_SECONDS if wanted.expire_seconds is None else wanted.expire_seconds
     expire_ms = None if seconds <= 0 else int(time.time() * 1000) + min(seconds, 10**12) * 1000
-    base = format_host(context, request, wanted.host)
+    base = generic_base(context, request, wanted.host)
     data = []
     for full_path in full_paths:
         token = context.store.create_token(
@@ -109,19 +110,14 @@ def create(context: Context, request: Request, kind: str) -> Response:
     return envelope(request, data)
 
 
-def format_host(context: Context, request: Request, host: str | None) -> str:
-    if host is None or not host.strip():
-        if context.generic_domain:
-            host = context.generic_domain
-        else:
-            server = request.environ.get("HTTP_HOST") or (
-                f"{request.environ.get('SERVER_NAME', '127.0.0.1')}:{request.environ.get('SERVER_PORT', '80')}"
-            )
-            host = f"{server}/generic"
-    host = host.strip().rstrip("/")
-    if "://" not in host:
-        host = "http://" + host
-    return host
+def check_share_enabled(context: Context, project: str) -> None:
+    """bk-repo's ``checkProjectShareEnabled``: 251037 when the project's share switch is off
+    (platform accounts cannot bypass it here); a missing project is 251004."""
+    enabled = context.store.share_enabled(project)
+    if enabled is None:
+        raise ApiError(251004, project)
+    if not enabled:
+        raise ApiError(251037, project)
 
 
 def download(context: Context, request: Request, project: str, repo: str, full_path: str) -> Response:
