@@ -10,7 +10,9 @@
 #
 # Knobs (environment): SANDBOX_HOST (127.0.0.1), SANDBOX_PORT (8000),
 # SANDBOX_DATA_DIR (.sandbox), SANDBOX_BKREPO_PORT (0 = any free port),
-# SANDBOX_ADMIN_USER (admin), SANDBOX_ADMIN_PASSWORD (generated once).
+# SANDBOX_ADMIN_USER (admin), SANDBOX_ADMIN_PASSWORD (generated once),
+# SANDBOX_REDIRECT (1: the dev server answers downloads with redirects to a
+# second origin, like a bk-repo on COS storage).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -93,7 +95,12 @@ trap 'exit 143' TERM
 if [[ -z "${BKREPO_ENDPOINT_URL:-}" ]]; then
     log="$DATA_DIR/devserver.log"
     say "Starting the bk-repo dev server (data in $DATA_DIR/bkrepo, log in $log)."
-    PYTHONUNBUFFERED=1 "$PY" -m bkstorages_contrib.devserver \
+    redirect=()
+    if [[ "${SANDBOX_REDIRECT:-0}" == 1 ]]; then
+        redirect=(--redirect)
+        say "Redirect mode: downloads answer 302 to a second origin of the dev server."
+    fi
+    PYTHONUNBUFFERED=1 "$PY" -m bkstorages_contrib.devserver "${redirect[@]}" \
         --host 127.0.0.1 --port "${SANDBOX_BKREPO_PORT:-0}" --data "$DATA_DIR/bkrepo" >"$log" 2>&1 &
     devserver_pid=$!
     # The dev server prints `export BKREPO_...=...` lines once it listens.

@@ -100,6 +100,8 @@ class RedirectOrigin:
         size = file.seek(0, 2)
         try:
             start, length, partial = resolve_range(request, size)
+            if partial and start >= size:  # an object store refuses a range past the end
+                raise ApiError(250120)
         except ApiError:
             file.close()
             return refusal(416, "InvalidRange", [("Content-Range", f"bytes */{size}")])
