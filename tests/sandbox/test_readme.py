@@ -35,6 +35,7 @@ from docutils.core import publish_doctree
 
 from bkstorages.backends.bkrepo import BKRepoPrivateStorage, BKRepoPublicStorage, BKRepoStorage
 from bkstorages_contrib.staticfiles import BKRepoManifestStaticStorage
+from bkstorages_contrib.testing import new_limited_user
 from tests.sandbox.runner import REPO_DIR
 
 README = REPO_DIR / "README.rst"
@@ -390,7 +391,10 @@ def test_python_blocks(document: str, bkrepo_settings: Any, monkeypatch: pytest.
     monkeypatch.setenv("BKREPO_PUBLIC_BUCKET", bkrepo_settings.public)
 
     ns: dict[str, Any] = {"__name__": EXAMPLE_MODULE}
-    fixtures = {"bkrepo_settings": bkrepo_settings}
+    fixtures: dict[str, Callable[[], Any]] = {
+        "bkrepo_settings": lambda: bkrepo_settings,
+        "bkrepo_limited_user": lambda: new_limited_user(server),
+    }
     blocks = [block for block in BLOCKS_BY_DOCUMENT[document] if block.language == "python"]
     expected = {key for key in CHECKS for block in blocks if key in {line.strip() for line in block.code.splitlines()}}
     seen = set()
@@ -414,7 +418,7 @@ def test_python_blocks(document: str, bkrepo_settings: Any, monkeypatch: pytest.
                     if name.startswith("test_") and callable(ns[name]):
                         defined_tests.add(name)
                         wanted = inspect.signature(ns[name]).parameters
-                        ns[name](**{fixture: fixtures[fixture] for fixture in wanted})
+                        ns[name](**{fixture: fixtures[fixture]() for fixture in wanted})
                         seen.add(name)
                 for key, check in CHECKS.items():
                     if any(line.strip() == key for line in block.code.splitlines()):
