@@ -9,12 +9,19 @@
     the table does not have is an error, so explanations cannot outlive their
     option.
 
-Each section also declares the setting with ``.. setting::``, so pages link
+``.. devserver-routes::``
+    The dev server's route table, in the order it is tried: the path, each
+    method and the handler that answers it, with the first paragraph of the
+    handler's docstring.
+
+Each settings section also declares the setting with ``.. setting::``, so pages link
 to it with ``:setting:`BKREPO_...```.
 """
 
 from __future__ import annotations
 
+import inspect
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -170,7 +177,94 @@ class SettingsDirective(SphinxDirective):
             yield ""
 
 
+def matching_paren(pattern: str, start: int) -> int:
+    """The index of the ``)`` closing the group that opens at ``start``."""
+    depth = 0
+    index = start
+    while index < len(pattern):
+        char = pattern[index]
+        if char == "\\":
+            index += 2
+            continue
+        if char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+            if depth == 0:
+                return index
+        index += 1
+    raise ValueError(f"unbalanced pattern {pattern!r}")
+
+
+def readable_path(pattern: str) -> str:
+    """A route's regular expression as people write paths: ``/generic/{project}/{repo}[/{path}]``."""
+    out = []
+    index = 0
+    while index < len(pattern):
+        char = pattern[index]
+        if char in "^$":
+            index += 1
+        elif char == "\\":
+            out.append(pattern[index + 1])
+            index += 2
+        elif pattern.startswith("(?!", index) or pattern.startswith("(?=", index):
+            index = matching_paren(pattern, index) + 1  # a lookahead says which names are taken, not a part
+        elif pattern.startswith("(?P<", index):
+            end = matching_paren(pattern, index)
+            name, _, inner = pattern[index + 4 : end].partition(">")
+            out.append("{" + (inner if re.fullmatch(r"[\w|]+", inner) else name) + "}")
+            index = end + 1
+        elif pattern.startswith("(?:", index):
+            end = matching_paren(pattern, index)
+            inner = readable_path(pattern[index + 3 : end])
+            optional = pattern[end + 1 : end + 2] == "?"
+            out.append(f"[{inner}]" if optional else inner)
+            index = end + (2 if optional else 1)
+        else:
+            out.append(char)
+            index += 1
+    return "".join(out)
+
+
+def summary_line(function: Any) -> str:
+    doc = inspect.getdoc(function) or ""
+    return doc.strip().split("\n\n", 1)[0].replace("\n", " ")
+
+
+class DevServerRoutesDirective(SphinxDirective):
+    """The dev server's route table (``bkstorages_contrib.devserver.app.ROUTES``), in the order it is tried."""
+
+    def run(self) -> list[nodes.Node]:
+        from bkstorages_contrib.devserver import app
+
+        lines = StringList()
+        source = "<bkstorages_contrib.devserver.app.ROUTES>"
+        for text in (".. list-table::", "   :header-rows: 1", "   :widths: 35 65", ""):
+            lines.append(text, source)
+        for text in ("   * - Path", "     - Methods and their handlers"):
+            lines.append(text, source)
+        for route in app.ROUTES:
+            path = f"``{readable_path(route.pattern.pattern)}``"
+            if route.cross_origin:
+                path += " (any origin may call it, CORS)"
+            lines.append(f"   * - {path}", source)
+            by_handler: dict[Any, list[str]] = {}
+            for method, handler in route.methods.items():
+                by_handler.setdefault(handler, []).append(method)
+            for number, (handler, methods) in enumerate(by_handler.items()):
+                name = f"{handler.__module__.rsplit('.', 1)[-1]}.{handler.__name__}"
+                summary = summary_line(handler)
+                bullet = "     - - " if number == 0 else "       - "
+                text = ", ".join(f"``{method}``" for method in methods) + f" ``{name}``"
+                lines.append(bullet + text + (f": {summary}" if summary else ""), source)
+        lines.append("", source)
+        container = nodes.container()
+        self.state.nested_parse(lines, self.content_offset, container)
+        return container.children
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_crossref_type("setting", "setting", indextemplate="pair: %s; setting")
     app.add_directive("bkstorages-settings", SettingsDirective)
+    app.add_directive("devserver-routes", DevServerRoutesDirective)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

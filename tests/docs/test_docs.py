@@ -132,3 +132,17 @@ def test_the_exceptions_and_the_api_come_from_the_docstrings(site: Site) -> None
     api = site.text("reference/api.html")
     for name in ("BKRepoStorage", "BKRepoPublicStorage", "BKRepoPrivateStorage", "DevServer", "BKGenericRepoClient"):
         assert name in api, name
+
+
+def test_every_dev_server_route_is_documented(site: Site) -> None:
+    from bkstorages_contrib.devserver.app import ROUTES
+
+    text = site.text("reference/devserver.html")
+    assert len(ROUTES) > 5
+    for route in ROUTES:
+        # The literal start of each path, e.g. "/generic/temporary/upload/".
+        prefix = re.match(r"[\w/]*", route.pattern.pattern)
+        assert prefix is not None
+        assert prefix.group(0) in text, route.pattern.pattern
+        for handler in route.methods.values():
+            assert f"{handler.__module__.rsplit('.', 1)[-1]}.{handler.__name__}" in text, handler
