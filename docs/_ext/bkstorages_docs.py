@@ -14,6 +14,10 @@
     method and the handler that answers it, with the first paragraph of the
     handler's docstring.
 
+``.. django-command:: NAME``
+    The usage and options of a ``bkstorages_contrib`` management command,
+    from its own argument parser (Django's common options left out).
+
 Each settings section also declares the setting with ``.. setting::``, so pages link
 to it with ``:setting:`BKREPO_...```.
 """
@@ -263,8 +267,60 @@ class DevServerRoutesDirective(SphinxDirective):
         return container.children
 
 
+def command_arguments(name: str) -> tuple[Any, list[Any]]:
+    """A ``bkstorages_contrib`` command's parser and its own arguments (not the ones every Django command has)."""
+    from django.core.management import BaseCommand, load_command_class
+
+    parser = load_command_class("bkstorages_contrib", name).create_parser("manage.py", name)
+    common = {
+        option for action in BaseCommand().create_parser("manage.py", name)._actions for option in action.option_strings
+    }
+    own = [action for action in parser._actions if not set(action.option_strings) & common]
+    return parser, own
+
+
+class DjangoCommandDirective(SphinxDirective):
+    """``.. django-command:: NAME``: the usage and options of a ``bkstorages_contrib`` management command."""
+
+    required_arguments = 1
+
+    def run(self) -> list[nodes.Node]:
+        name = self.arguments[0]
+        parser, actions = command_arguments(name)
+        source = f"<{name} --help>"
+        lines = StringList()
+        usage = " ".join(["python manage.py", name, *(self.usage_part(action) for action in actions)])
+        lines.append(f"``{usage}``", source)
+        lines.append("", source)
+        if parser.description:
+            lines.append(sentence(parser.description), source)
+            lines.append("", source)
+        for action in actions:
+            names = (
+                ", ".join(f"``{option}``" for option in action.option_strings) or f"``{action.metavar or action.dest}``"
+            )
+            if action.option_strings and action.nargs != 0:
+                names += f" *{action.metavar or action.dest.upper()}*"
+            lines.append(names, source)
+            lines.append(f"   {sentence(action.help or '')}", source)
+        lines.append("", source)
+        container = nodes.container()
+        self.state.nested_parse(lines, self.content_offset, container)
+        return container.children
+
+    @staticmethod
+    def usage_part(action: Any) -> str:
+        if not action.option_strings:
+            name = action.metavar or action.dest
+            return f"[{name}]" if action.nargs == "?" else name
+        option = action.option_strings[-1] if action.option_strings[-1].startswith("--") else action.option_strings[0]
+        part = option if action.nargs == 0 else f"{option} {action.metavar or action.dest.upper()}"
+        return part if action.required else f"[{part}]"
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_crossref_type("setting", "setting", indextemplate="pair: %s; setting")
     app.add_directive("bkstorages-settings", SettingsDirective)
     app.add_directive("devserver-routes", DevServerRoutesDirective)
+    app.add_directive("django-command", DjangoCommandDirective)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -146,3 +146,19 @@ def test_every_dev_server_route_is_documented(site: Site) -> None:
         assert prefix.group(0) in text, route.pattern.pattern
         for handler in route.methods.values():
             assert f"{handler.__module__.rsplit('.', 1)[-1]}.{handler.__name__}" in text, handler
+
+
+def test_every_management_command_option_is_documented(site: Site) -> None:
+    from django.core.management import BaseCommand, get_commands, load_command_class
+
+    text = site.text("commands.html")
+    commands = sorted(name for name, app in get_commands().items() if app == "bkstorages_contrib")
+    assert "bkrepo_sync" in commands
+    for name in commands:
+        assert f"python manage.py {name}" in text, name
+        parser = load_command_class("bkstorages_contrib", name).create_parser("manage.py", name)
+        common = BaseCommand().create_parser("manage.py", name)._actions
+        own = {option for action in parser._actions for option in action.option_strings}
+        own -= {option for action in common for option in action.option_strings}
+        assert own
+        assert [option for option in sorted(own) if option not in text] == [], name
