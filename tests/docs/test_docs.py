@@ -162,3 +162,23 @@ def test_every_management_command_option_is_documented(site: Site) -> None:
         own -= {option for action in common for option in action.option_strings}
         assert own
         assert [option for option in sorted(own) if option not in text] == [], name
+
+
+def test_the_reliability_page_names_tests_that_exist() -> None:
+    """Each row of the fault table names its tests in tests/faults/ (a bare name is in the file named before it)."""
+    page = (DOCS / "reliability.rst").read_text(encoding="utf-8")
+    names = re.findall(r"``(test_\w+\.py)?(?:::)?(test_\w+)?``", page)
+    assert len(names) > 30
+    missing = []
+    current = None
+    for file_name, test_name in names:
+        if file_name:
+            current = REPO_DIR / "tests" / "faults" / file_name
+            if not current.is_file():
+                missing.append(file_name)
+                continue
+        if test_name:
+            assert current is not None, test_name
+            if not re.search(rf"^def {test_name}\(", current.read_text(encoding="utf-8"), re.MULTILINE):
+                missing.append(f"{current.name}::{test_name}")
+    assert missing == []
