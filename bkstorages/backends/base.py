@@ -27,9 +27,9 @@ from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 
 from bkstorages import compat, conf
-from bkstorages.client import UploadSource
 from bkstorages.exceptions import ObjectAlreadyExists
 from bkstorages.files import Reader, RemoteFile
+from bkstorages.sources import UploadSource
 from bkstorages.urlcache import SignedURLCache
 
 __all__ = ["ObjectStat", "RemoteStorage", "clean_name"]

@@ -21,9 +21,10 @@ from typing import IO, TYPE_CHECKING, Any
 
 from bkstorages import conf
 from bkstorages.backends.base import ObjectStat, RemoteStorage, resolved
-from bkstorages.client import BKGenericRepoClient, ObjectReader, UploadSource
+from bkstorages.client import BKGenericRepoClient, ObjectReader
 from bkstorages.exceptions import ObjectNotFoundError
 from bkstorages.files import RemoteFile
+from bkstorages.sources import UploadSource
 
 __all__ = ["BKGenericRepoClient", "BKRepoFile", "BKRepoPrivateStorage", "BKRepoPublicStorage", "BKRepoStorage"]
 
@@ -119,11 +120,10 @@ class BKRepoStorage(RemoteStorage):
             endpoint_url=values["endpoint_url"],
             username=values["username"],
             password=values["password"],
+            public=values["public"],
             spool_dir=conf.file_upload_temp_dir(),
             **{name: values[name] for name in conf.CLIENT_OPTIONS},
         )
-        if values["public"] is not None:
-            client._public = bool(values["public"])
         namespace = "\0".join(
             [
                 values["endpoint_url"],

@@ -250,7 +250,7 @@ def test_no_secret_in_logs_at_any_level(bkrepo_settings: Any, caplog: pytest.Log
 
 
 def test_the_client_defaults_match_the_documented_ones() -> None:
-    # client.py never imports Django, so it keeps its own defaults for use
+    # bkstorages.client never imports Django, so it keeps its own defaults for use
     # outside a Django project; they must be the ones conf.py documents.
     from bkstorages import conf
     from bkstorages.client import DEFAULTS

@@ -1,0 +1,179 @@
+"""The bk-repo API calls on one generic repository: routes, objects, listing, temporary URLs, repo info."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from typing import Any
+from urllib.parse import quote
+
+import requests
+
+from bkstorages.client.errors import CODE_REPOSITORY_NOT_FOUND
+from bkstorages.client.transport import Answer, Deadline, Transport
+from bkstorages.exceptions import InvalidResponseError, ObjectNotFoundError
+
+_TEMPORARY_URL_ROUTE = "/generic/temporary/url/create"
+
+
+def encode_path(path: str) -> str:
+    """Percent-encode an object path for a URL: the one place names are encoded.
+
+    Everything but letters, digits, ``-._~`` and ``/`` is encoded, so ``#``,
+    ``?``, ``%``, ``+``, spaces and non-ASCII round-trip.
+    """
+    return quote(path, safe="/")
+
+
+class RepoAPI(Transport):
+    """bk-repo's API for the generic repository ``bucket`` in ``project``."""
+
+    project: str
+    bucket: str
+    list_page_size: int
+    _public: bool | None
+
+    # -- routes -----------------------------------------------------------------
+
+    def generic_route(self, key: str) -> str:
+        return f"/generic/{self.project}/{self.bucket}/{encode_path(key)}"
+
+    def block_route(self, key: str) -> str:
+        return f"/generic/block/{self.project}/{self.bucket}/{encode_path(key)}"
+
+    def public_url(self, key: str, *, preview: bool = False, base_url: str | None = None) -> str:
+        """The permanent URL of ``key`` in a public repository (no request made)."""
+        base = (base_url or f"{self.endpoint_url}/generic/{self.project}/{self.bucket}").rstrip("/")
+        url = f"{base}/{encode_path(key)}"
+        return url + "?preview=true" if preview else url
+
+    # -- objects ----------------------------------------------------------------
+
+    def head(self, key: str, *, deadline: Deadline | None = None) -> requests.Response:
+        """HEAD an object: raises ObjectNotFoundError on 404; a folder answers 3xx (not followed)."""
+        return self.request("HEAD", self.generic_route(key), deadline=deadline).response
+
+    def exists(self, key: str) -> bool:
+        """True for a file or folder, False only for a real 404; other errors raise."""
+        try:
+            self.head(key)
+        except ObjectNotFoundError:
+            return False
+        return True
+
+    def node_detail(self, key: str) -> Answer:
+        """Node detail (``data``) with the server's time zone (``zone``), dates asked for in UTC."""
+        return self.request(
+            "GET",
+            f"/repository/api/node/detail/{self.project}/{self.bucket}/{encode_path(key)}",
+            headers={"X-BKREPO-Time-Zone": "UTC"},
+            expect_json=True,
+        )
+
+    def delete(self, key: str) -> bool:
+        """Delete an object; False when it did not exist."""
+        try:
+            self.request("DELETE", self.generic_route(key), expect_json=True)
+        except ObjectNotFoundError:
+            return False
+        return True
+
+    # -- listing ----------------------------------------------------------------
+
+    def list_page(self, key: str, page_number: int, page_size: int | None = None) -> dict[str, Any]:
+        """One page of the direct children of folder ``key`` (bk-repo's ``Page``)."""
+        answer = self.request(
+            "GET",
+            f"/repository/api/node/page/{self.project}/{self.bucket}/{encode_path(key)}",
+            params={
+                "pageNumber": page_number,
+                "pageSize": page_size or self.list_page_size,
+                "includeFolder": "true",
+                "includeMetadata": "false",
+                "deep": "false",
+                # Without an order, MongoDB's natural order may shift between pages.
+                "sort": "true",
+            },
+            expect_json=True,
+        )
+        return answer.data or {}
+
+    def iter_children(self, key: str, page_size: int | None = None) -> Iterator[dict[str, Any]]:
+        """Every direct child of folder ``key``, page after page (empty for a missing folder)."""
+        size = page_size or self.list_page_size
+        page_number = 1
+        while True:
+            page = self.list_page(key, page_number, size)
+            records = page.get("records") or []
+            yield from records
+            total_pages = page.get("totalPages")
+            if len(records) < size or (isinstance(total_pages, int) and 0 < total_pages <= page_number):
+                return
+            page_number += 1
+
+    # -- temporary URLs and repository info ------------------------------------
+
+    def create_temporary_urls(
+        self,
+        keys: Iterable[str],
+        expire_seconds: int,
+        *,
+        host: str | None = None,
+        token_type: str = "DOWNLOAD",  # noqa: S107 - a token type, not a secret
+        permits: int | None = None,
+    ) -> dict[str, str]:
+        """Signed URLs for many keys in one request: ``{key: url}``, paths percent-encoded."""
+        wanted = list(dict.fromkeys(keys))
+        if not wanted:
+            return {}
+        body: dict[str, Any] = {
+            "projectId": self.project,
+            "repoName": self.bucket,
+            "fullPathSet": ["/" + key for key in wanted],
+            "expireSeconds": int(expire_seconds),
+            "type": token_type,
+        }
+        if host:
+            body["host"] = host
+        if permits is not None:
+            body["permits"] = permits
+        answer = self.request("POST", _TEMPORARY_URL_ROUTE, json_body=body, expect_json=True, idempotent=True)
+        by_path = {
+            str(item.get("fullPath", "")): _encode_temporary_url(str(item["url"]), str(item["fullPath"]))
+            for item in answer.data or []
+        }
+        missing = [key for key in wanted if "/" + key not in by_path]
+        if missing:
+            raise InvalidResponseError(
+                "bk-repo did not return a temporary URL for every path", path=_TEMPORARY_URL_ROUTE
+            )
+        return {key: by_path["/" + key] for key in wanted}
+
+    def repo_info(self) -> dict[str, Any]:
+        answer = self.request(
+            "GET", f"/repository/api/repo/info/{self.project}/{self.bucket}/GENERIC", expect_json=True
+        )
+        if not isinstance(answer.data, dict):
+            raise ObjectNotFoundError(
+                f"repository {self.bucket!r} is not a generic repository in project {self.project!r}",
+                CODE_REPOSITORY_NOT_FOUND,
+            )
+        return answer.data
+
+    @property
+    def is_public(self) -> bool:
+        """Whether the repository is public (given as ``public=``, or asked once and remembered)."""
+        if self._public is None:
+            self._public = bool(self.repo_info().get("public", False))
+        return self._public
+
+
+def _encode_temporary_url(url: str, full_path: str) -> str:
+    """bk-repo appends the raw path to temporary URLs; encode the path part ourselves."""
+    base, separator, token = url.rpartition("?token=")
+    if not separator:
+        base, token = url, ""
+    if not base.endswith(full_path):
+        raise InvalidResponseError("unexpected temporary URL format from bk-repo", path=_TEMPORARY_URL_ROUTE)
+    prefix = base[: len(base) - len(full_path)]
+    encoded = prefix + encode_path(full_path)
+    return f"{encoded}?token={token}" if separator else encoded

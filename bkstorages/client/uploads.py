@@ -1,0 +1,368 @@
+"""Uploads: one streaming PUT, block upload for large sources, and checking what was stored.
+
+Waiting and giving up are the client's :class:`RetryPolicy`'s; the loops here
+say only what is specific to uploads: a body bk-repo refused as changed on
+the way (251003) is sent again, and after a lost answer to a PUT without
+overwrite the stored object is looked at before sending again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import time
+from collections.abc import Iterator, Mapping
+from concurrent.futures import FIRST_EXCEPTION, Future, wait
+from typing import Any
+
+from bkstorages.client.errors import CODE_DIGEST_CHECK_FAILED, CODE_NODE_EXISTED, CODE_UPLOAD_ID_NOT_FOUND
+from bkstorages.client.repo import RepoAPI
+from bkstorages.client.transport import Answer, Deadline
+from bkstorages.exceptions import (
+    BKStorageError,
+    IntegrityError,
+    InvalidResponseError,
+    ObjectAlreadyExists,
+    ObjectNotFoundError,
+    RequestError,
+    ServerError,
+    TransportError,
+)
+from bkstorages.sources import UploadSource
+
+logger = logging.getLogger(__name__)
+
+SMALL_BODY = 64 * 1024  # uploads this small are sent as one piece of bytes
+
+Part = tuple[int, int, int]  # (sequence number, offset, length) of a block upload part
+
+
+class _StreamBody:
+    """A request body streamed from an :class:`UploadSource` range, hashed on the way out if ``hashed``."""
+
+    def __init__(self, source: UploadSource, offset: int, length: int, *, hashed: bool = True) -> None:
+        self.source = source
+        self.offset = offset
+        self.length = length
+        # None when the sha256 was declared to the server, which checks it itself.
+        self.hasher = hashlib.sha256() if hashed else None
+        self.sent = 0
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __iter__(self) -> Iterator[bytes]:
+        for chunk in self.source.chunks(self.offset, self.length):
+            if self.hasher is not None:
+                self.hasher.update(chunk)
+            self.sent += len(chunk)
+            yield chunk
+
+
+class _Put:
+    """The headers and bodies (one per attempt) of one streaming PUT, and the sha256 of what was sent."""
+
+    def __init__(self, source: UploadSource, overwrite: bool, headers: Mapping[str, str] | None) -> None:
+        self.source = source
+        self.headers = {"X-BKREPO-OVERWRITE": "true" if overwrite else "false", **(headers or {})}
+        if source.sha256:
+            self.headers["X-BKREPO-SHA256"] = source.sha256
+        # A declared sha256 is checked by the server against the body it receives
+        # (251003 otherwise); an undeclared one is computed on the way out and
+        # compared with what the server reports.
+        self.declared = self.headers.get("X-BKREPO-SHA256")
+        self.last: _StreamBody | None = None
+
+    def body(self) -> Any:
+        source = self.source
+        if source.size == 0:
+            return b""
+        self.last = _StreamBody(source, 0, source.size, hashed=not self.declared)
+        if source.size <= SMALL_BODY:
+            # As bytes, http.client sends the head and the body in one write.
+            return b"".join(self.last)
+        return self.last
+
+    def sent_sha256(self) -> str:
+        if self.declared:
+            return self.declared
+        hasher = self.last.hasher if self.last is not None else hashlib.sha256(b"")
+        assert hasher is not None  # undeclared bodies are hashed
+        return hasher.hexdigest()
+
+
+class Uploads(RepoAPI):
+    """Uploading objects: :meth:`upload` picks a streaming PUT or block upload."""
+
+    block_upload_threshold: int
+    block_size: int
+
+    def upload(
+        self,
+        key: str,
+        source: UploadSource,
+        *,
+        overwrite: bool,
+        headers: Mapping[str, str] | None = None,
+        deadline: Deadline | None = None,
+    ) -> dict[str, Any]:
+        """Upload ``source`` to ``key``; returns what is known of the stored node.
+
+        Large sources (above ``block_upload_threshold``) use block upload.
+        With ``overwrite=False`` an existing node raises ObjectAlreadyExists.
+        The stored sha256 is checked against the bytes sent.
+        A single PUT larger than one block gets one deadline per block's worth
+        of bytes, so it may move as slowly as a block upload may.
+        """
+        if deadline is None:
+            blocks = max(1, -(-source.size // self.block_size))
+            deadline = Deadline(None if self.deadline is None else self.deadline * blocks)
+        if source.size > self.block_upload_threshold:
+            return self._block_upload(key, source, overwrite=overwrite, headers=headers, deadline=deadline)
+        return self._put(key, source, overwrite=overwrite, headers=headers, deadline=deadline)
+
+    def _put(
+        self, key: str, source: UploadSource, *, overwrite: bool, headers: Mapping[str, str] | None, deadline: Deadline
+    ) -> dict[str, Any]:
+        """One streaming PUT, sent again while the retry policy allows when its answer is lost or refused."""
+        put = _Put(source, overwrite, headers)
+        policy = self.retry_policy
+        lost_before = False
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                answer = self.request(
+                    "PUT",
+                    self.generic_route(key),
+                    headers=put.headers,
+                    body=put.body,
+                    expect_json=True,
+                    idempotent=overwrite,
+                    deadline=deadline,
+                )
+            except (TransportError, ServerError, InvalidResponseError) as error:
+                if overwrite or not self._answer_was_lost(error):
+                    raise
+                wait = policy.wait_before(attempt, deadline)
+                if wait is None:
+                    raise
+                # A PUT without overwrite may have landed before its answer was lost.
+                lost_before = True
+                node = self._stored_copy(key, source, deadline)
+                if node is not None:
+                    return node
+                time.sleep(wait)
+                continue
+            except ObjectAlreadyExists:
+                node = self._stored_copy(key, source, deadline) if lost_before else None
+                if node is None:
+                    raise
+                return node
+            except IntegrityError as error:
+                # The body arrived changed and bk-repo refused it (stored nothing): send it again.
+                if error.code != CODE_DIGEST_CHECK_FAILED or policy.gives_up(attempt, deadline):
+                    raise
+                logger.warning("bk-repo received different bytes than were sent for %s; sending them again", key)
+                continue
+            node = self._checked_node(key, source, put, answer)
+            if node is not None:
+                return node
+            if overwrite and not policy.gives_up(attempt, deadline):
+                continue  # overwriting again is safe
+            if not overwrite:
+                self.delete(key)  # a new object holding the wrong bytes: ours to remove
+            raise IntegrityError(
+                "bk-repo stored different bytes than were sent (sha256 mismatch)",
+                method="PUT",
+                path=self.generic_route(key),
+            )
+
+    def _answer_was_lost(self, error: BKStorageError) -> bool:
+        """No clear answer (not a plain refusal): the upload may or may not have been stored."""
+        status = error.status or 0
+        return not isinstance(error, InvalidResponseError) or status < 400 or self.retry_policy.is_retry(status)
+
+    @staticmethod
+    def _checked_node(key: str, source: UploadSource, put: _Put, answer: Answer) -> dict[str, Any] | None:
+        """The stored node when its sha256 matches the bytes sent (or is not reported); else None."""
+        data = answer.data if isinstance(answer.data, dict) else {}
+        stored = str(data.get("sha256") or answer.response.headers.get("X-Checksum-Sha256") or "").lower()
+        sent = put.sent_sha256()
+        if put.declared or not stored or stored == sent:
+            if source.sha256 is None:
+                source.sha256 = sent
+            return data
+        logger.warning("bk-repo stored different bytes than were sent for %s (sha256 mismatch)", key)
+        return None
+
+    def _stored_copy(self, key: str, source: UploadSource, deadline: Deadline) -> dict[str, Any] | None:
+        """If ``key`` holds exactly ``source`` (by sha256) return its detail; None when absent.
+
+        Raises ObjectAlreadyExists when it holds something else.
+        """
+        try:
+            response = self.head(key, deadline=deadline)
+        except ObjectNotFoundError:
+            return None
+        stored = (response.headers.get("X-Checksum-Sha256") or response.headers.get("ETag") or "").strip('"').lower()
+        if source.sha256 is None:
+            source.sha256 = source.compute_sha256()
+        if stored and stored == source.sha256:
+            logger.info("an earlier attempt stored %s already (same sha256)", key)
+            return {"fullPath": "/" + key, "size": source.size, "sha256": stored}
+        raise ObjectAlreadyExists("the name is taken by other content", CODE_NODE_EXISTED, path=self.generic_route(key))
+
+    # -- block upload -------------------------------------------------------------
+
+    def _block_upload(
+        self,
+        key: str,
+        source: UploadSource,
+        *,
+        overwrite: bool,
+        headers: Mapping[str, str] | None,
+        deadline: Deadline,
+    ) -> dict[str, Any]:
+        route = self.block_route(key)
+        flag = "true" if overwrite else "false"
+        answer = self.request(
+            "POST",
+            route,
+            headers={"X-BKREPO-OVERWRITE": flag},
+            expect_json=True,
+            idempotent=True,  # a second upload id is harmless
+            deadline=deadline,
+        )
+        upload_id = str((answer.data or {}).get("uploadId") or "")
+        if not upload_id:
+            raise InvalidResponseError("block upload start returned no uploadId", method="POST", path=route)
+        parts = [
+            (number, offset, min(self.block_size, source.size - offset))
+            for number, offset in enumerate(range(0, source.size, self.block_size), start=1)
+        ]
+        try:
+            # Each part, and the steps after them, get a deadline of their own: a large
+            # file on a slow link may take longer than one deadline as long as it moves.
+            hashes = self._upload_parts(key, upload_id, source, parts)
+            self._verify_parts(key, upload_id, source, parts, hashes)
+        except BaseException:
+            self._abort_block_upload(route, upload_id)
+            raise
+        complete_headers = {"X-BKREPO-UPLOAD-ID": upload_id, "X-BKREPO-OVERWRITE": flag, **(headers or {})}
+        return self._complete_block_upload(key, source, upload_id, complete_headers)
+
+    def _complete_block_upload(
+        self, key: str, source: UploadSource, upload_id: str, headers: dict[str, str]
+    ) -> dict[str, Any]:
+        """Merge the parts; abort the upload if that fails."""
+        route = self.block_route(key)
+        deadline = self.new_deadline()
+        merged = False
+        try:
+            self.request("PUT", route, headers=headers, expect_json=True, idempotent=True, deadline=deadline)
+            merged = True
+        except RequestError as error:
+            if error.code != CODE_UPLOAD_ID_NOT_FOUND:
+                raise
+            # A retried merge after the first one merged: check what is stored.
+            merged = True
+            node = self._stored_copy(key, source, deadline)
+            if node is None:
+                raise
+            return node
+        finally:
+            if not merged:
+                self._abort_block_upload(route, upload_id)
+        # Every part was checked against its sha256 before the merge; a HEAD now
+        # could see another writer's newer object, so the merge is not re-checked.
+        return {"fullPath": "/" + key, "size": source.size, "sha256": source.sha256}
+
+    def _upload_parts(self, key: str, upload_id: str, source: UploadSource, parts: list[Part]) -> dict[int, str]:
+        """Send parts in parallel (each with its own deadline); the first failure cancels the rest."""
+        pool = self._pool()
+        futures: list[Future[tuple[int, str]]] = [
+            pool.submit(self._upload_part, key, upload_id, source, part) for part in parts
+        ]
+        done, pending = wait(futures, return_when=FIRST_EXCEPTION)
+        failures = [future.exception() for future in done if future.exception() is not None]
+        if failures:
+            for future in pending:
+                future.cancel()
+            wait(pending)  # parts already on their way finish (or fail) before the abort
+            error = failures[0]
+            assert error is not None
+            raise error
+        return dict(future.result() for future in futures)
+
+    def _upload_part(self, key: str, upload_id: str, source: UploadSource, part: Part) -> tuple[int, str]:
+        """Send one part (retried by the request's policy); returns its number and sha256."""
+        number, offset, length = part
+        bodies: list[_StreamBody] = []
+
+        def make_body() -> _StreamBody:
+            bodies.append(_StreamBody(source, offset, length))
+            return bodies[-1]
+
+        self.request(
+            "PUT",
+            self.generic_route(key),
+            headers={
+                "X-BKREPO-UPLOAD-ID": upload_id,
+                "X-BKREPO-SEQUENCE": str(number),
+                # Replace a part an earlier attempt left behind.
+                "X-BKREPO-OVERWRITE": "true",
+            },
+            body=make_body,
+            expect_json=True,
+            idempotent=True,
+            deadline=self.new_deadline(),
+        )
+        hasher = bodies[-1].hasher
+        assert hasher is not None  # parts are always hashed
+        return number, hasher.hexdigest()
+
+    def _verify_parts(
+        self, key: str, upload_id: str, source: UploadSource, parts: list[Part], hashes: dict[int, str]
+    ) -> None:
+        """Compare the server's list of parts with what was sent; resend a part that differs, once."""
+        bad = self._parts_held_differently(key, upload_id, parts, hashes)
+        if not bad:
+            return
+        logger.warning("resending %d block part(s) of %s that the server holds differently", len(bad), key)
+        hashes.update(self._upload_parts(key, upload_id, source, bad))
+        still_bad = self._parts_held_differently(key, upload_id, parts, hashes)
+        if still_bad:
+            raise IntegrityError(f"block part {still_bad[0][0]} was not stored correctly", path=self.block_route(key))
+
+    def _parts_held_differently(
+        self, key: str, upload_id: str, parts: list[Part], hashes: dict[int, str]
+    ) -> list[Part]:
+        """The parts that the server's part list is missing or holds with another size or sha256."""
+        answer = self.request(
+            "GET",
+            self.block_route(key),
+            headers={"X-BKREPO-UPLOAD-ID": upload_id},
+            expect_json=True,
+            deadline=self.new_deadline(),
+        )
+        listed = {int(item["sequence"]): item for item in (answer.data or [])}
+        return [
+            part
+            for part in parts
+            if part[0] not in listed
+            or int(listed[part[0]].get("size", -1)) != part[2]
+            or str(listed[part[0]].get("sha256", "")).lower() != hashes[part[0]]
+        ]
+
+    def _abort_block_upload(self, route: str, upload_id: str) -> None:
+        try:
+            self.request(
+                "DELETE",
+                route,
+                headers={"X-BKREPO-UPLOAD-ID": upload_id},
+                expect_json=True,
+                deadline=Deadline(min(self.deadline or 10.0, 10.0)),
+            )
+        except BKStorageError as error:
+            logger.warning("could not abort block upload of %s: %s", route, error)
