@@ -468,37 +468,37 @@ class RemoteStorage(_DeconstructibleStorage):
     # -- what a backend supplies ------------------------------------------------------
 
     def _store_upload(self, key: str, source: UploadSource, *, overwrite: bool) -> None:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _store_upload()")
 
     def _store_reader(self, key: str, start: int) -> Reader:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _store_reader()")
 
     def _store_download(self, key: str, fileobj: IO[bytes]) -> None:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _store_download()")
 
     def _store_exists(self, key: str) -> bool:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _store_exists()")
 
     def _store_delete(self, key: str) -> None:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _store_delete()")
 
     def _store_size(self, key: str) -> int:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _store_size()")
 
     def _store_stat(self, key: str) -> ObjectStat:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _store_stat()")
 
     def _store_list(self, key: str) -> Iterator[tuple[str, bool]]:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _store_list()")
 
     def _store_is_public(self) -> bool:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _store_is_public()")
 
     def _store_public_url(self, key: str) -> str:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _store_public_url()")
 
     def _store_signed_urls(self, keys: list[str], expire: int) -> dict[str, str]:
-        raise NotImplementedError
+        raise NotImplementedError(f"{type(self).__name__} must implement _store_signed_urls()")
 
     # -- copies and migrations ----------------------------------------------------------
 
