@@ -109,3 +109,21 @@ def test_client_urls_and_repository_info(bkrepo_settings: Any) -> None:
     signed = private.generate_presigned_url("s#1.txt", expires_in=60)
     assert requests.get(signed, timeout=10).content == b"secret"
     assert requests.get(private.build_download_url("s#1.txt"), timeout=10).status_code == 401
+
+
+def test_generate_presigned_url_takes_extra_arguments_like_its_siblings(bkrepo_settings: Any) -> None:
+    private = client_for(bkrepo_settings, bkrepo_settings.private)
+    private.upload_fileobj(io.BytesIO(b"extra"), key="extra.txt")
+    signed = private.generate_presigned_url("/extra.txt", 60, "DOWNLOAD", "ignored", ignored=True)
+    assert requests.get(signed, timeout=10).content == b"extra"
+
+
+def test_the_client_is_told_whether_its_repository_is_public(bkrepo_settings: Any) -> None:
+    server = bkrepo_settings.server
+    # Port 9 (discard) is closed: asking the repository would fail loudly.
+    told = BKGenericRepoClient(bkrepo_settings.private, server.project, "http://127.0.0.1:9", public=True)
+    assert told.is_public is True
+    asked = BKGenericRepoClient(
+        bkrepo_settings.private, server.project, server.endpoint_url, server.username, server.password, public=None
+    )
+    assert asked.is_public is False

@@ -1,0 +1,36 @@
+"""Import rules of the layout: the client never imports Django; backends/base.py knows no bk-repo client."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+
+def _modules_after(statement: str) -> set[str]:
+    code = f"import sys; {statement}; print('\\n'.join(sorted(sys.modules)))"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return set(result.stdout.split())
+
+
+def test_the_client_never_imports_django() -> None:
+    modules = _modules_after("import bkstorages.client, bkstorages.sources")
+    assert "bkstorages.client.transport" in modules
+    assert not {name for name in modules if name == "django" or name.startswith("django.")}
+
+
+def test_the_store_agnostic_storage_imports_no_client() -> None:
+    modules = _modules_after("import bkstorages.backends.base")
+    assert "bkstorages.backends.base" in modules
+    assert not {name for name in modules if name.startswith("bkstorages.client")}
+
+
+@pytest.mark.parametrize(
+    "name",
+    ["BKGenericRepoClient", "Deadline", "ObjectReader", "UploadSource", "encode_path", "DEFAULTS", "CHUNK_SIZE"],
+)
+def test_names_of_the_former_client_module_still_import(name: str) -> None:
+    import bkstorages.client
+
+    assert getattr(bkstorages.client, name) is not None
