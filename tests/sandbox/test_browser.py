@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 import requests
 from selenium import webdriver
-from selenium.common.exceptions import StaleElementReferenceException
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.remote.webdriver import WebDriver
@@ -123,13 +123,30 @@ class Walk:
             field.clear()
             field.send_keys(value)
         self.find(f"#{form} button[type=submit]").click()
-        WebDriverWait(self.driver, 15).until(expected_conditions.staleness_of(page))
+        self.wait_until_gone(page)
+
+    def wait_until_gone(self, page: Any) -> None:
+        """Wait until ``page`` (an element of the old page) has left the document."""
+
+        def gone(driver: WebDriver) -> bool:
+            try:
+                page.is_enabled()
+            except StaleElementReferenceException:
+                return True
+            except WebDriverException as error:
+                # While a new page replaces it, Chromium may say this instead of "stale".
+                if "does not belong to the document" in str(error):
+                    return True
+                raise
+            return False
+
+        WebDriverWait(self.driver, 15).until(gone)
 
     def click_through(self, css: str) -> None:
         """Click a button that loads a new page, and wait until the old page is gone."""
         page = self.find("body")
         self.find(css).click()
-        WebDriverWait(self.driver, 15).until(expected_conditions.staleness_of(page))
+        self.wait_until_gone(page)
 
     def download(self, link: Any) -> bytes:
         """Click a link to a file and return the (non-empty) bytes the browser saved.
@@ -228,7 +245,7 @@ def test_walk_through_the_sandbox(sandbox: SandboxProcess, browser: WebDriver, t
     page = walk.find("body")
     walk.find("#browse-list tr.file button").click()
     WebDriverWait(walk.driver, 5).until(expected_conditions.alert_is_present()).accept()
-    WebDriverWait(walk.driver, 15).until(expected_conditions.staleness_of(page))
+    walk.wait_until_gone(page)
     assert "Deleted uploads/hello.txt" in walk.text(".messages")
     assert "hello.txt" not in walk.text("#browse-list")
     assert requests.get(url, timeout=10).status_code == 404
