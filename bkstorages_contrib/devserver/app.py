@@ -147,11 +147,17 @@ class DevServerApp:
 
     def request(self, environ: Environ) -> Request:
         raw_path = environ.get("PATH_INFO", "") or "/"
+        valid = True
         try:
-            path = raw_path.encode("latin-1").decode("utf-8", errors="replace")
+            path = raw_path.encode("latin-1").decode("utf-8")
         except UnicodeEncodeError:
             path = raw_path
+        except UnicodeDecodeError:
+            # Bytes that are not UTF-8 (``%ff``) would all become U+FFFD and so
+            # name one file; the request is refused in dispatch.
+            path, valid = raw_path.encode("latin-1").decode("utf-8", errors="replace"), False
         return Request(
+            valid_path=valid,
             environ=environ,
             method=str(environ.get("REQUEST_METHOD", "GET")).upper(),
             path=path,
@@ -160,6 +166,8 @@ class DevServerApp:
         )
 
     def dispatch(self, request: Request) -> Response:
+        if not request.valid_path:
+            raise ApiError(250105, "path (not UTF-8)")
         path = request.path
         start = path.find("/")
         if start > 0:  # what precedes the first "/" has never been looked at

@@ -8,6 +8,7 @@ import os
 import socket
 import threading
 import time
+import urllib.parse
 from pathlib import Path
 
 import pytest
@@ -409,3 +410,39 @@ def test_header_names_in_any_case_on_a_kept_connection(api: Api) -> None:
     assert api.get("cases.txt").content == b"xyz"
     info = api.request("GET", f"/repository/api/node/detail/{api.project}/{api.repos.private}/cases.txt").json()
     assert info["data"]["metadata"] == {"colour": "blue"}
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["bytes=" + "9" * 5000 + "-", "bytes=0-" + "9" * 5000, "bytes=-" + "9" * 5000, "bytes=" + "0" * 5000 + "1-"],
+)
+def test_range_with_thousands_of_digits_is_416(api: Api, header: str) -> None:
+    assert_ok(api.put("digits-range.txt", b"0123456789"))
+    if header.endswith("1-"):  # leading zeros do not count: bytes=1-
+        response = api.get("digits-range.txt", headers={"Range": header})
+        assert response.status_code == 206
+        assert response.content == b"123456789"
+        return
+    assert_error(api.get("digits-range.txt", headers={"Range": header}), 416, 250120)
+
+
+@pytest.mark.parametrize("sequence", ["1e23", "1.5", "99999999999999999999", "2147483648", "9" * 5000])
+def test_block_sequence_beyond_an_int_is_400(api: Api, sequence: str) -> None:
+    from tests.devserver.test_block import part, start
+
+    upload_id = start(api, "sequence.bin")
+    body = assert_error(part(api, "sequence.bin", upload_id, sequence, b"x"), 400, 250105)
+    assert body["message"] == "Parameter [X-BKREPO-SEQUENCE] is invalid"
+
+
+@pytest.mark.parametrize("name", ["bad%ff.txt", "bad%fe.txt", "dir%c3/x.txt", "%ed%a0%80.txt"])
+def test_paths_that_are_not_utf8_are_refused(api: Api, name: str) -> None:
+    body = assert_error(api.put(name, b"not stored"), 400, 250105)
+    assert "UTF-8" in body["message"]
+    assert_error(api.get(name), 400, 250105)
+    # Nothing landed under the replacement character either.
+    assert_error(api.get(urllib.parse.unquote(name, errors="replace")), 404, 251010)
+    listing = assert_ok(
+        api.request("GET", f"/repository/api/node/page/{api.project}/{api.repos.private}/?deep=true&pageSize=100")
+    )
+    assert listing["records"] == []

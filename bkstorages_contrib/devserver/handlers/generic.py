@@ -136,6 +136,12 @@ def attachment(name: str) -> tuple[str, str]:
     return ("Content-Disposition", f"attachment;filename=\"{encoded}\";filename*=UTF-8''{encoded}")
 
 
+def range_number(digits: str) -> int:
+    """A number of a ``Range`` header; one too big for a Long (however many digits) is ``LONG_MAX + 1``."""
+    significant = digits.lstrip("0") or "0"
+    return int(significant) if len(significant) <= len(str(LONG_MAX)) else LONG_MAX + 1
+
+
 def resolve_range(request: Request, total: int) -> tuple[int, int, bool]:
     """bk-repo's single-range rules: (start, length, partial)."""
     header = (request.header("Range") or "").strip()
@@ -149,13 +155,13 @@ def resolve_range(request: Request, total: int) -> tuple[int, int, bool]:
         raise ApiError(250120)
     if first is None:
         assert last is not None
-        suffix = int(last)
+        suffix = range_number(last)
         if suffix > LONG_MAX:
             raise ApiError(250120)
         start, end = max(total - suffix, 0), total - 1
     else:
-        start = int(first)
-        end = total - 1 if last is None else int(last)
+        start = range_number(first)
+        end = total - 1 if last is None else range_number(last)
         if start > LONG_MAX or end > LONG_MAX:
             raise ApiError(250120)
         end = total - 1 if end < 0 else min(end, total - 1)
