@@ -80,7 +80,7 @@ class DevServer:
     :meth:`stop`. Other keyword options (``project``, ``username``,
     ``password``, ``public_bucket``, ``private_bucket``, ``read_only_users``
     as ``{name: password}``, ``platform_accounts`` as ``{access_key:
-    secret_key}``, ``time_zone``, ``generic_domain``) are passed to the CLI.
+    secret_key}``, ``time_zone``, ``generic_domain``, ``block_upload_expiry`` in seconds) are passed to the CLI.
     ``redirect=True`` starts it in redirect mode (downloads answer 302 to a
     second origin whose targets expire after ``redirect_expires`` seconds);
     ``share_off`` (project names) and ``folder_listing_off``
@@ -105,6 +105,7 @@ class DevServer:
         redirect_expires: int | None = None,
         share_off: list[str] | None = None,
         folder_listing_off: list[str] | None = None,
+        block_upload_expiry: float | None = None,
     ) -> None:
         self.project = project
         self.username = username
@@ -120,6 +121,7 @@ class DevServer:
         self.redirect_expires = redirect_expires
         self.share_off = list(share_off or [])
         self.folder_listing_off = list(folder_listing_off or [])
+        self.block_upload_expiry = block_upload_expiry
         self._work_dir = Path(tempfile.mkdtemp(prefix="bkrepo-devserver-"))
         self.data_dir = Path(data_dir) if data_dir is not None else self._work_dir / "data"
         self.log_path = self._work_dir / "server.log"
@@ -170,6 +172,8 @@ class DevServer:
             args += ["--share-off", project]
         for repo in self.folder_listing_off:
             args += ["--folder-listing-off", repo]
+        if self.block_upload_expiry is not None:
+            args += ["--block-upload-expiry", str(self.block_upload_expiry)]
         return args
 
     def start(self) -> DevServer:

@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from types import FrameType
 
 from .app import DevServerApp, parse_zone
+from .blocks import DEFAULT_EXPIRE_SECONDS as BLOCK_EXPIRE_SECONDS
 from .origin import DEFAULT_EXPIRE_SECONDS, RedirectOrigin
 from .server import DevHTTPServer, WSGIApp, make_server, serve_in_thread
 from .store import Store
@@ -90,6 +91,13 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PROJECT/REPO",
         help="turn the repository's folder listing off: GET/HEAD on a folder answers 403/251202 (repeatable)",
     )
+    parser.add_argument(
+        "--block-upload-expiry",
+        type=float,
+        default=BLOCK_EXPIRE_SECONDS,
+        metavar="SECONDS",
+        help="remove block uploads left unfinished this long, with their parts (default 43200, bk-repo's 12 hours)",
+    )
     parser.add_argument("--quiet", action="store_true", help="do not log requests")
     parser.add_argument("--print-env", action="store_true", help="print the export lines and exit")
     return parser
@@ -146,7 +154,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(message)s",
         stream=sys.stderr,
     )
-    store = Store(options.data)
+    if options.block_upload_expiry <= 0:
+        parser.error("--block-upload-expiry must be positive")
+    store = Store(options.data, block_upload_expiry=options.block_upload_expiry)
     store.ensure_user(options.username, options.password, can_write=True)
     for name, password in readers:
         store.ensure_user(name, password, can_write=False)

@@ -1,4 +1,10 @@
-"""The store's SQLite database: its schema, one connection per thread, serialised writers."""
+"""The store's SQLite database: its schema, one connection per thread, serialised writers.
+
+A thread's connection is closed as soon as the thread ends (see
+:class:`_Held`), not whenever the garbage collector gets to it: a server
+that runs each connection in a thread of its own would otherwise keep a
+descriptor and a page cache per finished thread.
+"""
 
 from __future__ import annotations
 
@@ -111,6 +117,24 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+class _Held:
+    """A thread's connection; closed when the thread's locals are dropped, i.e. when it ends.
+
+    ``sqlite3.Connection`` objects sit in reference cycles (their statement
+    cache), so without this they live until a garbage collection; this
+    holder is in no cycle, so it goes, and closes the connection, at once.
+    """
+
+    __slots__ = ("db",)
+
+    def __init__(self, db: sqlite3.Connection) -> None:
+        self.db = db
+
+    def __del__(self) -> None:
+        with contextlib.suppress(Exception):
+            self.db.close()
+
+
 class Database:
     """``meta.sqlite3`` in WAL mode. Thread-safe: each thread has its own connection.
 
@@ -131,15 +155,18 @@ class Database:
                     db.execute(f"ALTER TABLE {table} ADD COLUMN {column} {definition}")
 
     def connection(self) -> sqlite3.Connection:
-        db: sqlite3.Connection | None = getattr(self._local, "db", None)
-        if db is None:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        """This thread's connection, opened on first use and closed when the thread ends."""
+        held: _Held | None = getattr(self._local, "held", None)
+        if held is None:
+            # check_same_thread=False only so that the holder may close it from
+            # whichever thread drops the locals; it is never shared otherwise.
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
             db.row_factory = sqlite3.Row
             db.execute("PRAGMA journal_mode=WAL")
             db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA busy_timeout=30000")
-            self._local.db = db
-        return db
+            held = self._local.held = _Held(db)
+        return held.db
 
     @contextlib.contextmanager
     def write(self) -> Iterator[sqlite3.Connection]:

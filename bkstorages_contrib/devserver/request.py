@@ -15,6 +15,7 @@ Environ = dict[str, Any]
 MAX_DEPTH = 64
 MAX_NAME = 1024
 LONG_MAX = 2**63 - 1
+INT_MAX = 2**31 - 1
 TRUE_WORDS = {"true", "on", "yes", "1"}
 FALSE_WORDS = {"false", "off", "no", "0"}
 HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
@@ -27,6 +28,8 @@ class Request:
     path: str
     query: dict[str, list[str]]
     zone: dt.tzinfo
+    #: False when the percent-decoded path is not UTF-8.
+    valid_path: bool = True
     principal: Principal = ANONYMOUS
     response_headers: list[tuple[str, str]] = field(default_factory=list)
     #: Headers added to whatever the response turns out to be (CORS on the token routes).

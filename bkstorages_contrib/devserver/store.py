@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, BinaryIO, TypeVar
 
 from .blobs import Blobs
-from .blocks import BlockUploads
+from .blocks import DEFAULT_EXPIRE_SECONDS, BlockUploads
 from .database import Database, now_ms
 from .records import (
     BlocksBroken,
@@ -114,12 +114,14 @@ def _from_row(cls: type[Record], row: sqlite3.Row, **converted: Any) -> Record:
 class Store:
     """Metadata and blobs of one data directory. Thread-safe."""
 
-    def __init__(self, data_dir: str | os.PathLike[str]) -> None:
+    def __init__(
+        self, data_dir: str | os.PathLike[str], *, block_upload_expiry: float = DEFAULT_EXPIRE_SECONDS
+    ) -> None:
         self.root = Path(data_dir).resolve()
         self.root.mkdir(parents=True, exist_ok=True)
         self.blobs = Blobs(self.root)
         self.database = Database(self.root / "meta.sqlite3")
-        self.blocks = BlockUploads(self.database, self.blobs, self.root)
+        self.blocks = BlockUploads(self.database, self.blobs, self.root, block_upload_expiry)
         with self.database.lock:
             self._sweep_blobs()
 
@@ -526,13 +528,28 @@ class Store:
             return None
         return _from_row(Token, row, users=json.loads(row["users"]), ips=json.loads(row["ips"]))
 
-    def use_token(self, token: str) -> None:
-        """Count one use: unlimited tokens stay, the last permit deletes the token."""
+    def take_permit(self, token: str) -> bool:
+        """Use one permit of ``token`` at once, in one transaction; False when none is left.
+
+        Tokens without a limit always pass. A permit is taken before the
+        download or upload it allows, so concurrent requests cannot all pass
+        the check; :meth:`give_back_permit` returns it when the request fails.
+        """
         with self.database.write() as db:
+            taken = db.execute(
+                "UPDATE tokens SET permits = permits - 1 WHERE token = ? AND permits > 0", (token,)
+            ).rowcount
+            if taken:
+                return True
             row = db.execute("SELECT permits FROM tokens WHERE token = ?", (token,)).fetchone()
-            if row is None or row["permits"] is None:
-                return
-            if row["permits"] <= 1:
-                db.execute("DELETE FROM tokens WHERE token = ?", (token,))
-            else:
-                db.execute("UPDATE tokens SET permits = permits - 1 WHERE token = ?", (token,))
+            return row is not None and row["permits"] is None
+
+    def give_back_permit(self, token: str) -> None:
+        """Undo :meth:`take_permit` for a request that failed (bk-repo counts only successful uses)."""
+        with self.database.write() as db:
+            db.execute("UPDATE tokens SET permits = permits + 1 WHERE token = ? AND permits IS NOT NULL", (token,))
+
+    def drop_spent_token(self, token: str) -> None:
+        """Delete ``token`` once its last permit was used by a request that succeeded."""
+        with self.database.write() as db:
+            db.execute("DELETE FROM tokens WHERE token = ? AND permits <= 0", (token,))

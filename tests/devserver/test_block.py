@@ -14,10 +14,10 @@ def block_url(api: Api, path: str) -> str:
     return f"{api.base}/generic/block/{api.project}/{api.repos.private}/{path}"
 
 
-def start(api: Api, path: str, **headers: str) -> str:
+def start(api: Api, path: str, expected_expiry: int = 43200, **headers: str) -> str:
     data = assert_ok(api.request("POST", block_url(api, path), headers=headers))
     assert set(data) == {"uploadId", "expireSeconds"}
-    assert data["expireSeconds"] == 43200
+    assert data["expireSeconds"] == expected_expiry
     assert re.fullmatch(r"[0-9a-f]{32}", data["uploadId"])
     return str(data["uploadId"])
 

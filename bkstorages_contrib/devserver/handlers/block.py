@@ -8,18 +8,19 @@ the parts received.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from ..accounts import READ, WRITE
 from ..envelope import ApiError, envelope
-from ..request import Request
+from ..request import INT_MAX, Request
 from ..responses import Response
 from ..store import BlocksBroken, UploadNotFound
 from .common import Context, check_digests, check_target, commit, overwrite, upload_options
 
-#: How long bk-repo keeps an unfinished block upload.
-EXPIRE_SECONDS = 43200
+INTEGER = re.compile(r"[+-]?[0-9]+")
+NUMERAL = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
 
 
 def start(context: Context, request: Request, project: str, repo: str, full_path: str) -> Response:
@@ -31,7 +32,8 @@ def start(context: Context, request: Request, project: str, repo: str, full_path
     if not overwrite(request):
         check_target(context, project, repo, full_path, False)
     upload_id = context.store.blocks.start(project, repo, full_path, request.user)
-    return envelope(request, {"uploadId": upload_id, "expireSeconds": EXPIRE_SECONDS})
+    expire_seconds = int(context.store.blocks.expire_seconds)
+    return envelope(request, {"uploadId": upload_id, "expireSeconds": expire_seconds})
 
 
 def list_parts(context: Context, request: Request, project: str, repo: str, full_path: str) -> Response:
@@ -68,10 +70,7 @@ def complete(context: Context, request: Request, project: str, repo: str, full_p
 
 def part(context: Context, request: Request, upload_id: str, sequence_text: str) -> Response:
     """One part, sent to the file's generic URL (the generic ``PUT`` hands it here)."""
-    try:
-        sequence = int(sequence_text.strip())
-    except ValueError:
-        raise ApiError(250102) from None  # bk-repo's toInt() failure
+    sequence = parse_sequence(sequence_text)
     blocks = context.store.blocks
     if not blocks.exists(upload_id):
         raise ApiError(251201, upload_id)
@@ -85,6 +84,19 @@ def part(context: Context, request: Request, upload_id: str, sequence_text: str)
     finally:
         context.store.blobs.discard(received)
     return envelope(request, None)
+
+
+def parse_sequence(text: str) -> int:
+    """``X-BKREPO-SEQUENCE``: a number that is not a whole one fitting an Int (``1e23``, ``1.5``,
+    ``99999999999``) is 400 ``250105``; text that is no number at all stays bk-repo's ``toInt()`` 500."""
+    text = text.strip()
+    if INTEGER.fullmatch(text) and len(text.lstrip("+-0")) <= len(str(INT_MAX)):
+        sequence = int(text)
+        if -INT_MAX - 1 <= sequence <= INT_MAX:
+            return sequence
+    if NUMERAL.fullmatch(text):
+        raise ApiError(250105, "X-BKREPO-SEQUENCE")
+    raise ApiError(250102)
 
 
 @contextmanager

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, TypeGuard
 
 from ..accounts import READ, WRITE, Principal
 from ..dates import iso_local
 from ..envelope import ApiError, envelope, unauthenticated
-from ..request import Request, is_sub_path, normalize_path
+from ..request import INT_MAX, LONG_MAX, Request, is_sub_path, normalize_path
 from ..responses import Response
 from ..store import Token
 from . import generic
@@ -38,8 +40,11 @@ def _strings(value: object) -> TypeGuard[list[str]]:
     return isinstance(value, list) and all(isinstance(item, str) for item in value)
 
 
-def _optional_int(value: object) -> TypeGuard[int | None]:
-    return not isinstance(value, bool) and isinstance(value, int | None)
+def _optional_int(value: object, limit: int) -> TypeGuard[int | None]:
+    """None, or an integer that fits bk-repo's field (Kotlin ``Int``/``Long``: ``-limit - 1..limit``)."""
+    if value is None:
+        return True
+    return not isinstance(value, bool) and isinstance(value, int) and -limit - 1 <= value <= limit
 
 
 def parse_token_request(request: Request) -> TokenRequest:
@@ -56,8 +61,8 @@ def parse_token_request(request: Request) -> TokenRequest:
         and kind in TOKEN_TYPES  # an unhashable type is a TypeError: bk-repo's generic 500
         and _strings(users)
         and _strings(ips)
-        and _optional_int(expire_seconds)
-        and _optional_int(permits)
+        and _optional_int(expire_seconds, LONG_MAX)
+        and _optional_int(permits, INT_MAX)
         and isinstance(host, str | None)
     ):
         raise ApiError(250106)
@@ -122,17 +127,28 @@ def check_share_enabled(context: Context, project: str) -> None:
 
 def download(context: Context, request: Request, project: str, repo: str, full_path: str) -> Response:
     token = usable_token(context, request, "DOWNLOAD", project, repo, full_path)
-    response = generic.download(context, request, project, repo, full_path, token_route=True)
-    context.store.use_token(token.token)
-    return response
+    with permit_of(context, token):
+        return generic.download(context, request, project, repo, full_path, token_route=True)
 
 
 def upload(context: Context, request: Request, project: str, repo: str, full_path: str) -> Response:
     token = usable_token(context, request, "UPLOAD", project, repo, full_path)
     user = request.user if not request.principal.anonymous else token.created_by
-    response = generic.upload(context, request, project, repo, full_path, user)
-    context.store.use_token(token.token)
-    return response
+    with permit_of(context, token):
+        return generic.upload(context, request, project, repo, full_path, user)
+
+
+@contextmanager
+def permit_of(context: Context, token: Token) -> Iterator[None]:
+    """One use of ``token``: taken before the work (251022 when none is left), given back if it fails."""
+    if not context.store.take_permit(token.token):
+        raise ApiError(251022)
+    try:
+        yield
+    except BaseException:
+        context.store.give_back_permit(token.token)
+        raise
+    context.store.drop_spent_token(token.token)
 
 
 def usable_token(context: Context, request: Request, access: str, project: str, repo: str, full_path: str) -> Token:
