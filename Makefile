@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 DJANGO_SPEC ?= Django>=5.2,<5.3
 STAMP := $(VENV)/.installed
 
-.PHONY: help venv test lint typecheck pytest docs docs-serve system-deps sandbox devserver bench bench-smoke test-matrix clean
+.PHONY: help venv test lint typecheck pytest docs docs-serve system-deps sandbox devserver bench bench-smoke soak test-matrix clean
 
 help:
 	@echo "make sandbox     run the demo site against a local bk-repo dev server"
@@ -18,6 +18,7 @@ help:
 	@echo "make docs        build the documentation into docs/_build/html (warnings are errors)"
 	@echo "make docs-serve  build the documentation and serve it on http://127.0.0.1:$(DOCS_PORT)/"
 	@echo "make bench       run the benchmarks and write bench/results.md"
+	@echo "make soak        a 60 s soak of mixed operations on 32 threads (SOAK_ARGS to change it)"
 	@echo "make test-matrix run the tests on every supported Python x Django"
 
 $(BIN)/python:
@@ -84,6 +85,11 @@ bench: $(BENCH_STAMP)
 
 bench-smoke: $(STAMP)
 	$(BIN)/python bench/run.py --smoke $(BENCH_ARGS)
+
+# A bounded soak against its own dev server (32 threads, 60 s by default);
+# e.g. SOAK_ARGS="--threads 8 --seconds 600 --max-size 65536".
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py $(SOAK_ARGS)
 
 test-matrix: $(STAMP) system-deps
 	$(BIN)/nox $(NOX_ARGS)
