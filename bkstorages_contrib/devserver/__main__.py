@@ -91,16 +91,28 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PROJECT/REPO",
         help="turn the repository's folder listing off: GET/HEAD on a folder answers 403/251202 (repeatable)",
     )
+    add_state_options(parser)
+    parser.add_argument("--quiet", action="store_true", help="do not log requests")
+    parser.add_argument("--print-env", action="store_true", help="print the export lines and exit")
+    return parser
+
+
+def positive_seconds(text: str) -> float:
+    seconds = float(text)
+    if not seconds > 0:
+        raise ValueError(text)
+    return seconds
+
+
+def add_state_options(parser: argparse.ArgumentParser) -> None:
+    """Options about how long the server keeps what clients leave behind."""
     parser.add_argument(
         "--block-upload-expiry",
-        type=float,
+        type=positive_seconds,
         default=BLOCK_EXPIRE_SECONDS,
         metavar="SECONDS",
         help="remove block uploads left unfinished this long, with their parts (default 43200, bk-repo's 12 hours)",
     )
-    parser.add_argument("--quiet", action="store_true", help="do not log requests")
-    parser.add_argument("--print-env", action="store_true", help="print the export lines and exit")
-    return parser
 
 
 def env_lines(endpoint_url: str, options: argparse.Namespace) -> list[str]:
@@ -154,8 +166,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         format="%(asctime)s %(levelname)s %(message)s",
         stream=sys.stderr,
     )
-    if options.block_upload_expiry <= 0:
-        parser.error("--block-upload-expiry must be positive")
     store = Store(options.data, block_upload_expiry=options.block_upload_expiry)
     store.ensure_user(options.username, options.password, can_write=True)
     for name, password in readers:
