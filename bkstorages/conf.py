@@ -368,9 +368,10 @@ def _django_setting(name: str) -> Any:
     return getattr(settings, name, None)
 
 
-def _is_unset(option: Option, value: Any) -> bool:
-    """None, or a blank string for a required option (so the next source is tried)."""
-    return value is None or (option.required and isinstance(value, str) and not value.strip())
+def _is_unset(option: Option, value: Any, setting: str | None = None) -> bool:
+    """None, or a blank string for a required option or a class's own setting (the next source is tried)."""
+    blank = isinstance(value, str) and not value.strip()
+    return value is None or (blank and (option.required or setting in CLASS_SETTINGS))
 
 
 # --------------------------------------------------------------------------
@@ -599,10 +600,10 @@ def _lookup(storage_class: type, option: Option, given: Mapping[str, tuple[str, 
         return class_value, CLASS_ATTRIBUTE, names[0] if names else None
     for name in names:
         value = _django_setting(name)
-        if not _is_unset(option, value):
+        if not _is_unset(option, value, name):
             return value, SETTING, name
         value = os.environ.get(name)
-        if not _is_unset(option, value):
+        if not _is_unset(option, value, name):
             return value, ENVIRONMENT, name
     return None, DEFAULT, names[0] if names else None
 

@@ -491,4 +491,7 @@ def test_static_storage_bucket_and_location_by_class_attribute(clean_env: pytest
         storage.reset_options()
         assert storage.bucket == "from-env"
         assert BKRepoStaticStorage(bucket="kw").bucket == "kw"
+        with override_settings(BKREPO_STATIC_BUCKET="", BKREPO_STATIC_LOCATION=""):
+            clean_env.delenv("BKREPO_STATIC_BUCKET")
+            assert (storage.bucket, storage.location) == ("pub", "static")  # blank: as if not set
     assert storage.deconstruct()[2] == {}
