@@ -29,7 +29,7 @@ from typing import Any
 from .accounts import Accounts
 from .dates import parse_zone
 from .envelope import ApiError, error_envelope
-from .handlers import auth, block, devserver, generic, repository, temporary
+from .handlers import auth, block, devserver, generic, nodes, repository, temporary
 from .handlers.common import Context
 from .origin import RedirectOrigin
 from .request import Environ, Request, normalize_path
@@ -92,6 +92,11 @@ ROUTES = (
     route(rf"/generic/{FILE}", FILE_METHODS),
     route(rf"/repository/api/node/page/{ARTIFACT}", reads(repository.node_page)),
     route(rf"/repository/api/node/detail/{ARTIFACT}", reads(repository.node_detail)),
+    route(r"/repository/api/node/copy", {"POST": nodes.node_copy}),
+    route(r"/repository/api/node/move", {"POST": nodes.node_move}),
+    route(rf"/repository/api/node/rename/{ARTIFACT}", {"POST": nodes.node_rename}),
+    route(r"/repository/api/node/rename", {"POST": nodes.node_rename_body}),
+    route(rf"/repository/api/node/delete/{ARTIFACT}", {"DELETE": nodes.node_delete}),
     route(
         r"/repository/api/repo/info/(?P<project>[^/]+)/(?P<name>[^/]+)(?:/(?P<type>[^/]*))?",
         reads(repository.repo_info),
