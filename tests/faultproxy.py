@@ -53,6 +53,9 @@ the fault applies to, ``None`` for every one):
     Forward the response body ``chunk`` bytes (default 1) every
     ``interval`` seconds (default 0.05): each read succeeds, so only a total
     deadline stops the client.
+``intercept``
+    Forward request and answer unchanged, but call ``action`` first, before
+    the request reaches the server (another writer acting in between).
 ``corrupt``
     Forward the response whole, headers unchanged, but with the body byte at
     ``at_byte`` (default: the middle of a ``Content-Length`` body) inverted:
@@ -92,7 +95,7 @@ from typing import Any
 __all__ = ["FAULT_KINDS", "Fault", "FaultProxy", "SeenRequest"]
 
 CANNED_KINDS = frozenset({"error", "throttle", "unauthorized", "html", "invalid_json"})
-FAULT_KINDS = CANNED_KINDS | {"reset_response", "reset_request", "truncate", "stall", "trickle", "corrupt"}
+FAULT_KINDS = CANNED_KINDS | {"reset_response", "reset_request", "truncate", "stall", "trickle", "corrupt", "intercept"}
 
 IO_CHUNK = 64 * 1024
 MAX_LINE = 64 * 1024
@@ -623,6 +626,8 @@ class _Connection:
                 return False
             return self._send_canned(method, kind or "", params) and not client_close
 
+        if kind == "intercept":
+            _run_action(params)
         self._connect_upstream()
         assert self.upstream is not None
         assert self.upstream_reader is not None

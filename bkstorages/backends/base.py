@@ -42,6 +42,13 @@ MAX_RENAMES = 10
 
 # max_length of the save() in progress, for picking a new name after a race in _save().
 _save_max_length: contextvars.ContextVar[int | None] = contextvars.ContextVar("bkstorages_max_length", default=None)
+# With overwrite off, save() lets the store refuse a taken name (it does so atomically) instead of
+# asking first: names it refused during this save(), and, only while get_available_name() runs,
+# the same set as the answer to "is this name taken?".
+_refused_names: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar("bkstorages_refused", default=None)
+_judged_by: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar("bkstorages_judged_by", default=None)
+#: bk-repo's NODE_EXISTED: the name is taken (251013, a conflict, is never solved by another name).
+_NAME_TAKEN = 251012
 
 
 def clean_name(name: Any) -> str:
@@ -278,12 +285,24 @@ class RemoteStorage(_DeconstructibleStorage):
         name = self._relative(name)
         if self.file_overwrite and not compat.HAS_IS_NAME_AVAILABLE:
             return compat.get_available_overwrite_name(name, max_length)
-        return str(super().get_available_name(name, max_length=max_length))
+        refused = _refused_names.get()
+        if refused is None:
+            return str(super().get_available_name(name, max_length=max_length))
+        # Inside save(): a name is free unless the store refused it, so a free name costs one upload.
+        token = _judged_by.set(refused)
+        try:
+            return str(super().get_available_name(name, max_length=max_length))
+        finally:
+            _judged_by.reset(token)
 
     def is_name_available(self, name: str, max_length: int | None = None) -> bool:
         """Django 5.1+: with overwrite on, any name that fits is available (``exists()`` still tells the truth)."""
+        fits = max_length is None or len(name) <= max_length
         if self.file_overwrite:
-            return max_length is None or len(name) <= max_length
+            return fits
+        refused = _judged_by.get()
+        if refused is not None:
+            return fits and clean_name(name) not in refused
         return bool(super().is_name_available(name, max_length=max_length))
 
     def get_alternative_name(self, file_root: str, file_ext: str) -> str:
@@ -299,16 +318,19 @@ class RemoteStorage(_DeconstructibleStorage):
             name = content.name
         name = self._relative(name)
         token = _save_max_length.set(max_length)
+        refused = _refused_names.set(None if self.file_overwrite else set())
         try:
             return str(super().save(name, content, max_length=max_length))
         finally:
+            _refused_names.reset(refused)
             _save_max_length.reset(token)
 
     def _save(self, name: str, content: Any) -> str:
         """Stream ``content`` to the store; returns the clean name relative to the storage root.
 
-        With overwrite off, losing a race for the name (the store says it
-        exists) picks another free name and tries again: nothing is replaced.
+        With overwrite off the upload itself asks for the name: when the store
+        says it is taken, another name is picked (Django's pattern) and tried,
+        so nothing is replaced and a free name costs one request.
         """
         relative = self._relative(name)
         source = UploadSource.from_fileobj(content, spool_dir=conf.file_upload_temp_dir())
@@ -316,9 +338,12 @@ class RemoteStorage(_DeconstructibleStorage):
             for _attempt in range(MAX_RENAMES):
                 try:
                     self._store_upload(self._key(relative), source, overwrite=self.file_overwrite)
-                except ObjectAlreadyExists:
-                    if self.file_overwrite:
+                except ObjectAlreadyExists as error:
+                    if self.file_overwrite or error.code not in (None, _NAME_TAKEN):
                         raise
+                    refused = _refused_names.get()
+                    if refused is not None:
+                        refused.add(relative)
                     relative = self._relative(self.get_available_name(relative, max_length=_save_max_length.get()))
                     continue
                 return relative
@@ -353,6 +378,9 @@ class RemoteStorage(_DeconstructibleStorage):
 
     def exists(self, name: str) -> bool:
         """True when a file or folder has this name; False only when the store says 404."""
+        refused = _judged_by.get()
+        if refused is not None:  # Django 4.2's get_available_name() inside save(): see there
+            return clean_name(name) in refused
         key = self.key(name, allow_root=True)
         if not key:
             return True
@@ -363,6 +391,46 @@ class RemoteStorage(_DeconstructibleStorage):
         if not name:
             raise ValueError("The name must be given to delete().")
         self._store_delete(self.key(name))
+
+    def delete_folder(self, name: str) -> None:
+        """Delete the folder ``name`` and everything in it, in one request; a missing folder is fine.
+
+        The storage root (``""`` or ``"/"``) is refused with ValueError: delete
+        its folders one by one if that is really meant.
+        """
+        relative = self._relative(name, allow_root=True)
+        if not relative:
+            raise ValueError("delete_folder() does not delete the storage root; name a folder inside it.")
+        self._store_delete_folder(self._key(relative))
+
+    def copy(self, source: str, target: str, *, overwrite: bool | None = None) -> None:
+        """Copy the file ``source`` to ``target`` inside the store: no bytes pass through this process.
+
+        ``overwrite`` defaults to the storage's ``file_overwrite``; without it
+        an existing ``target`` raises ObjectAlreadyExists and is left as it
+        was. A missing ``source`` raises FileNotFoundError. Like ``cp``, a
+        ``target`` that is an existing folder receives the file under its own
+        name, and a folder ``source`` is copied with everything in it.
+        """
+        self._store_copy(self.key(source), self.key(target), overwrite=self._overwrite(overwrite), move=False)
+
+    def move(self, source: str, target: str, *, overwrite: bool | None = None) -> None:
+        """Move ``source`` to ``target`` inside the store, like :meth:`copy` but ``source`` is gone afterwards."""
+        self._store_copy(self.key(source), self.key(target), overwrite=self._overwrite(overwrite), move=True)
+
+    def _overwrite(self, overwrite: bool | None) -> bool:
+        return self.file_overwrite if overwrite is None else bool(overwrite)
+
+    def iter_files(self, path: str = "") -> Iterator[ObjectStat]:
+        """Every file below the folder ``path`` with its size and digests, from listing pages.
+
+        One request per page (``BKREPO_LIST_PAGE_SIZE`` files) instead of one
+        per file; names are relative to the storage root. Times are not
+        listed (``None``): ask :meth:`stat` for them.
+        """
+        prefix = self._relative(path, allow_root=True)
+        for name, size, sha256, md5 in self._store_walk(self._key(prefix)):
+            yield ObjectStat(name, size, sha256, md5, None, None, False)
 
     def size(self, name: str) -> int:
         return self._store_size(self.key(name))
@@ -490,6 +558,16 @@ class RemoteStorage(_DeconstructibleStorage):
 
     def _store_list(self, key: str) -> Iterator[tuple[str, bool]]:
         raise NotImplementedError(f"{type(self).__name__} must implement _store_list()")
+
+    def _store_walk(self, key: str) -> Iterator[tuple[str, int, str | None, str | None]]:
+        """(name relative to the storage root, size, sha256, md5) of every file below folder ``key``."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _store_walk()")
+
+    def _store_copy(self, source: str, target: str, *, overwrite: bool, move: bool) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must implement _store_copy()")
+
+    def _store_delete_folder(self, key: str) -> None:
+        raise NotImplementedError(f"{type(self).__name__} must implement _store_delete_folder()")
 
     def _store_is_public(self) -> bool:
         raise NotImplementedError(f"{type(self).__name__} must implement _store_is_public()")

@@ -205,6 +205,19 @@ class BKRepoStorage(RemoteStorage):
         for record in self.client.iter_children(key):
             yield str(record["name"]), bool(record.get("folder"))
 
+    def _store_walk(self, key: str) -> Iterator[tuple[str, int, str | None, str | None]]:
+        skip = len(self.location) + 2 if self.location else 1  # "/" + location + "/"
+        for record in self.client.iter_children(key, deep=True):
+            if not record.get("folder"):
+                name = str(record["fullPath"])[skip:]
+                yield name, int(record.get("size") or 0), record.get("sha256"), record.get("md5")
+
+    def _store_copy(self, source: str, target: str, *, overwrite: bool, move: bool) -> None:
+        self.client.copy_node(source, target, overwrite=overwrite, move=move)
+
+    def _store_delete_folder(self, key: str) -> None:
+        self.client.delete_tree(key)
+
     def _store_is_public(self) -> bool:
         return (self._resolved or self._resolve()).client.is_public
 

@@ -28,6 +28,8 @@ from bkstorages.exceptions import (
 # bk-repo error codes this client acts on (see the protocol notes in the docs).
 CODE_NODE_NOT_FOUND = 251010
 CODE_NODE_EXISTED = 251012
+#: A folder is in the way, or an ancestor is a file; a copy or move without overwrite onto a file.
+CODE_NODE_CONFLICT = 251013
 CODE_DIGEST_CHECK_FAILED = 251003
 CODE_REPOSITORY_NOT_FOUND = 251006
 CODE_ARTIFACT_DATA_NOT_FOUND = 251024
@@ -60,7 +62,7 @@ def envelope_code(payload: dict[str, Any]) -> int | None:
 
 
 def _error_class(status: int, code: int | None) -> type[RequestError]:
-    if code == CODE_NODE_EXISTED:
+    if code in (CODE_NODE_EXISTED, CODE_NODE_CONFLICT):
         return ObjectAlreadyExists
     if code in _NOT_FOUND_CODES or status == 404:
         return ObjectNotFoundError

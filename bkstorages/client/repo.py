@@ -79,17 +79,19 @@ class RepoAPI(Transport):
 
     # -- listing ----------------------------------------------------------------
 
-    def list_page(self, key: str, page_number: int, page_size: int | None = None) -> dict[str, Any]:
-        """One page of the direct children of folder ``key`` (bk-repo's ``Page``)."""
+    def list_page(
+        self, key: str, page_number: int, page_size: int | None = None, *, deep: bool = False
+    ) -> dict[str, Any]:
+        """One page of the direct children of folder ``key`` (bk-repo's ``Page``); ``deep``: every file below it."""
         answer = self.request(
             "GET",
             f"/repository/api/node/page/{self.project}/{self.bucket}/{encode_path(key)}",
             params={
                 "pageNumber": page_number,
                 "pageSize": page_size or self.list_page_size,
-                "includeFolder": "true",
+                "includeFolder": "false" if deep else "true",
                 "includeMetadata": "false",
-                "deep": "false",
+                "deep": "true" if deep else "false",
                 # Without an order, MongoDB's natural order may shift between pages.
                 "sort": "true",
             },
@@ -97,18 +99,55 @@ class RepoAPI(Transport):
         )
         return answer.data or {}
 
-    def iter_children(self, key: str, page_size: int | None = None) -> Iterator[dict[str, Any]]:
-        """Every direct child of folder ``key``, page after page (empty for a missing folder)."""
+    def iter_children(self, key: str, page_size: int | None = None, *, deep: bool = False) -> Iterator[dict[str, Any]]:
+        """Every direct child of folder ``key`` (``deep``: every file below it), page after page.
+
+        A missing folder has none. Each record is bk-repo's ``NodeInfo``: name,
+        ``fullPath``, size, sha256, md5 and dates.
+        """
         size = page_size or self.list_page_size
         page_number = 1
         while True:
-            page = self.list_page(key, page_number, size)
+            page = self.list_page(key, page_number, size, deep=deep)
             records = page.get("records") or []
             yield from records
             total_pages = page.get("totalPages")
             if len(records) < size or (isinstance(total_pages, int) and 0 < total_pages <= page_number):
                 return
             page_number += 1
+
+    # -- node operations: bk-repo does the work, no bytes pass through here -----
+
+    def copy_node(self, source: str, target: str, *, overwrite: bool, move: bool = False) -> None:
+        """bk-repo copies (or moves) ``source`` to ``target`` in this repository, like ``cp``/``mv``.
+
+        A file onto an existing folder goes inside it. Without ``overwrite`` an
+        existing file at ``target`` raises ObjectAlreadyExists (251013) and is
+        left as it was; a missing ``source`` raises ObjectNotFoundError (251010).
+        """
+        body = {
+            "srcProjectId": self.project,
+            "srcRepoName": self.bucket,
+            "srcFullPath": "/" + source,
+            "destProjectId": self.project,
+            "destRepoName": self.bucket,
+            "destFullPath": "/" + target,
+            "overwrite": overwrite,
+        }
+        # Sending an overwriting copy twice gives the same result; a move or a refusing copy would not.
+        idempotent = overwrite and not move
+        route = "/repository/api/node/move" if move else "/repository/api/node/copy"
+        self.request("POST", route, json_body=body, expect_json=True, idempotent=idempotent)
+
+    def delete_tree(self, key: str) -> dict[str, Any]:
+        """Delete a file, or a folder with everything in it, in one request (bk-repo's ``NodeDeleteResult``).
+
+        A missing node deletes nothing. bk-repo refuses the repository root.
+        """
+        answer = self.request(
+            "DELETE", f"/repository/api/node/delete/{self.project}/{self.bucket}/{encode_path(key)}", expect_json=True
+        )
+        return answer.data if isinstance(answer.data, dict) else {}
 
     # -- temporary URLs and repository info ------------------------------------
 

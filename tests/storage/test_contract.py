@@ -451,12 +451,11 @@ def test_a_writer_that_takes_the_name_first_is_never_replaced(
     storage, proxy = counting(file_overwrite=False, block_upload_threshold=1024 * 1024, block_size=512 * 1024)
     other = BKRepoStorage(bucket=storage.bucket)  # straight to the server, not through the proxy
     ours = os.urandom(size)
-    # The name is free when Django checks it; another writer takes it right after.
+    # The name is free when our upload sets off; another writer takes it before the upload arrives.
     proxy.add_fault(
-        "stall",
-        method="HEAD",
+        "intercept",
+        method="PUT" if size == 10 else "POST",
         path_regex=r"/race\.bin$",
-        seconds=0,
         action=lambda: other.save("race.bin", ContentFile(b"theirs")),
     )
     name = storage.save("race.bin", ContentFile(ours))
@@ -464,7 +463,7 @@ def test_a_writer_that_takes_the_name_first_is_never_replaced(
     assert name.startswith("race_")
     assert read(storage, "race.bin") == b"theirs"
     assert read(storage, name) == ours
-    # Our first upload went for the name Django had found free, and bk-repo refused it.
+    # Our first upload went for the name, and bk-repo refused it.
     if size == 10:
         assert proxy.count("PUT", r"/race\.bin$") == 1
     else:
