@@ -120,27 +120,19 @@ def walk_storage(storage: Storage, path: str) -> Iterator[str]:
 def list_files(storage: Storage, path: str) -> dict[str, Fingerprint | None]:
     """Every file below ``path`` (relative name -> fingerprint, or None when the listing does not say).
 
-    bkstorages storages list a folder with sizes and sha256 in the same
-    request (``storage.client.iter_children``), which saves one metadata
-    request per file; other storages are walked with ``listdir()``.
+    bkstorages storages list a whole tree with sizes and sha256 in listing
+    pages (``storage.iter_files``): one request per page of files instead of
+    one per folder and one metadata request per file; other storages are
+    walked with ``listdir()``.
     """
-    client = getattr(storage, "client", None)
-    key = getattr(storage, "key", None)
-    if client is None or not callable(getattr(client, "iter_children", None)) or not callable(key):
+    iter_files = getattr(storage, "iter_files", None)
+    if not callable(iter_files):
         return dict.fromkeys(walk_storage(storage, path))
-    found: dict[str, Fingerprint | None] = {}
-    pending = [""]
     root = path.strip("/")
-    while pending:
-        relative = pending.pop()
-        folder_key = key(join_name(root, relative) if relative or root else "", allow_root=True)
-        for record in client.iter_children(folder_key):
-            name = f"{relative}/{record['name']}".lstrip("/")
-            if record.get("folder"):
-                pending.append(name)
-                continue
-            sha256, size = record.get("sha256"), record.get("size")
-            found[name] = Fingerprint(int(size), str(sha256).lower()) if sha256 and size is not None else None
+    skip = len(root) + 1 if root else 0
+    found: dict[str, Fingerprint | None] = {}
+    for stat in iter_files(root):
+        found[stat.name[skip:]] = Fingerprint(int(stat.size), str(stat.sha256).lower()) if stat.sha256 else None
     return dict(sorted(found.items()))
 
 
