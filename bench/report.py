@@ -8,8 +8,10 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-CLIENT_TITLES = {"ours": "ours", "anchor": "3.1.0", "curl": "curl", "requests": "requests"}
-HIGHER_IS_BETTER = {"MB/s": True, "ops/s": True, "ms": False, "s": False}
+CLIENT_TITLES = {"ours": "ours", "anchor": "3.1.0", "curl": "curl", "requests": "requests", "local": "local disk"}
+HIGHER_IS_BETTER = {"MB/s": True, "ops/s": True, "ms": False, "s": False, "ms/op": False}
+#: Rows with sections of their own (not in the operations table or the chart).
+OWN_SECTION = ("wan_", "collectstatic_", "copy_")
 MIB_KIB = 1024
 
 
@@ -23,6 +25,7 @@ class Cell:
     rss_kib: int | None = None
     received_per_op: float | None = None
     cpu_ms_per_op: float | None = None
+    requests_per_op: float | None = None
     errors: list[str] = dataclasses.field(default_factory=list)
 
 
@@ -56,6 +59,8 @@ def figure(measure: str, result: dict[str, Any]) -> float | None:
         return float(result["ops"]) / seconds
     if measure == "ms":
         return float(result["latency_median"]) * 1000
+    if measure == "ms/op":
+        return seconds * 1000 / float(result["ops"])
     return float(seconds)
 
 
@@ -80,6 +85,8 @@ def summarise(workloads: list[Any], results: dict[str, dict[str, list[dict[str, 
                     cell.received_per_op = float(run["received_per_op"])
             cpu = [1000 * run["cpu_seconds"] / run["ops"] for run in runs if run.get("cpu_seconds") and run.get("ops")]
             cell.cpu_ms_per_op = statistics.median(cpu) if cpu else None
+            counted = [run["requests"] / run["ops"] for run in runs if "requests" in run and run.get("ops")]
+            cell.requests_per_op = statistics.median(counted) if counted else None
             cell.repeats = len(values)
             cell.value = statistics.median(values) if values else None
             cells[client] = cell
@@ -128,6 +135,16 @@ def targets(rows: list[Row]) -> list[Target]:
     ratio_target("saves_sequential", "anchor", 2.0, "small saves, sequential: ≥ 2x 3.1.0")
     ratio_target("saves_threads", "anchor", 2.0, "small saves, threads: ≥ 2x 3.1.0")
     ratio_target("listdir", "anchor", 1.0, "listdir(): no slower than 3.1.0")
+    for key, limit, label in (
+        ("collectstatic_first", 3.0, "collectstatic, first run: ≤ 3x the time on local disk"),
+        ("collectstatic_again", 2.0, "collectstatic, nothing changed: ≤ 2x the time on local disk"),
+    ):
+        row = by_key.get(key)
+        ours, local = (row.value("ours"), row.value("local")) if row else (None, None)
+        if not ours or not local:
+            found.append(Target(label, "not measured", None))
+        else:
+            found.append(Target(label, f"{ours / local:.2f}x", ours / local <= limit))
     return found
 
 
@@ -238,7 +255,7 @@ def markdown(meta: dict[str, Any], rows: list[Row], checks: dict[str, dict[str, 
         "| --- | --- | ---: | ---: | ---: | ---: | --- | --- |",
     ]
     for row in rows:
-        if row.measure == "MB/s":
+        if row.measure == "MB/s" or row.key.startswith(OWN_SECTION):
             continue
         counts = " / ".join(str(row.cells[c].ops) if c in row.cells else "—" for c in ("ours", "anchor"))
         lines.append(
@@ -247,6 +264,9 @@ def markdown(meta: dict[str, Any], rows: list[Row], checks: dict[str, dict[str, 
             + f" | {ratio_text(row.speedup('ours', 'anchor'))} | {counts} | {cpu_text(row)} |"
         )
     lines.append("")
+
+    lines += static_and_copy_section(rows, problems)
+    lines += wan_section(meta, rows, problems)
 
     reads = next((row for row in rows if row.key == "random_read"), None)
     if reads is not None:
@@ -303,6 +323,78 @@ def markdown(meta: dict[str, Any], rows: list[Row], checks: dict[str, dict[str, 
     return "\n".join(lines)
 
 
+def requests_text(row: Row, client: str) -> str:
+    cell = row.cells.get(client)
+    if cell is None or cell.requests_per_op is None:
+        return "—"
+    return f"{cell.requests_per_op:.3g}"
+
+
+def static_and_copy_section(rows: list[Row], problems: dict[str, int]) -> list[str]:
+    """collectstatic against Django's own storage on disk, and copies made by bk-repo or through the client."""
+    static = [row for row in rows if row.key.startswith("collectstatic_")]
+    copies = [row for row in rows if row.key.startswith("copy_")]
+    lines: list[str] = []
+    if static:
+        lines += [
+            "## collectstatic",
+            "",
+            "Django admin's static files with `BKRepoManifestStaticStorage` (ours) and with Django's "
+            "`ManifestStaticFilesStorage` on local disk (the floor), in seconds (lower is better).",
+            "",
+            "| Workload | ours | local disk | ours ÷ local disk | requests (ours) |",
+            "| --- | ---: | ---: | ---: | ---: |",
+        ]
+        for row in static:
+            local, ours = row.value("local"), row.value("ours")
+            ratio = "—" if not local or not ours else f"{ours / local:.2f}x"
+            lines.append(
+                f"| {row.title} | {cell_text(row, 'ours', problems)} | {cell_text(row, 'local', problems)} "
+                f"| {ratio} | {requests_text(row, 'ours')} |"
+            )
+        lines.append("")
+    if copies:
+        lines += [
+            "## Copies",
+            "",
+            "Seconds for one copy (lower is better): `copy()` asks bk-repo to copy (no bytes reach the client); "
+            "`save(open())` downloads and uploads through the client.",
+            "",
+            "| Workload | ours | requests |",
+            "| --- | ---: | ---: |",
+        ]
+        for row in copies:
+            lines.append(f"| {row.title} | {cell_text(row, 'ours', problems)} | {requests_text(row, 'ours')} |")
+        lines.append("")
+    return lines
+
+
+def wan_section(meta: dict[str, Any], rows: list[Row], problems: dict[str, int]) -> list[str]:
+    """The operations through the delay proxy: time and HTTP requests per call."""
+    wan = [row for row in rows if row.key.startswith("wan_")]
+    if not wan:
+        return []
+    delay = meta.get("wan_delay_ms") or 0
+    lines = [
+        "## Across a WAN",
+        "",
+        f"The same kinds of calls through `bench/delayproxy.py`, which delays every byte by {delay:g} ms each way "
+        f"({2 * delay:g} ms per round trip), as a bk-repo across a network would. Time per call in ms (lower is "
+        "better) and HTTP requests per call, counted in the client process.",
+        "",
+        "| Workload | ours ms/call | 3.1.0 ms/call | ours vs 3.1.0 | requests/call ours | requests/call 3.1.0 |",
+        "| --- | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for row in wan:
+        lines.append(
+            f"| {row.title} | {cell_text(row, 'ours', problems)} | {cell_text(row, 'anchor', problems)} "
+            f"| {ratio_text(row.speedup('ours', 'anchor'))} | {requests_text(row, 'ours')} "
+            f"| {requests_text(row, 'anchor')} |"
+        )
+    lines.append("")
+    return lines
+
+
 # -- the chart --------------------------------------------------------------------------
 
 
@@ -318,7 +410,7 @@ def chart(rows: list[Row], path: Path, title: str) -> str | None:
 
     colours = {"ours": "#2b7bba", "anchor": "#d9534f", "curl": "#5cb85c", "requests": "#f0ad4e"}
     transfer_rows = [row for row in rows if row.measure == "MB/s"]
-    op_rows = [row for row in rows if row.measure != "MB/s"]
+    op_rows = [row for row in rows if row.measure != "MB/s" and not row.key.startswith(OWN_SECTION)]
     figure_, (left, right) = plt.subplots(1, 2, figsize=(15, 6.5), gridspec_kw={"width_ratios": [1.1, 1]})
 
     width = 0.2

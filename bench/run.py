@@ -35,12 +35,13 @@ REPO_DIR = BENCH_DIR.parent
 sys.path.insert(0, str(REPO_DIR))
 
 from bench import anchor, report  # noqa: E402
+from bench.delayproxy import DelayProxy  # noqa: E402
 from bkstorages_contrib.testing import DevServer  # noqa: E402
 
 KIB = 1024
 MIB = 1024 * KIB
 GIB = 1024 * MIB
-CLIENTS = ("ours", "anchor", "curl", "requests")
+CLIENTS = ("ours", "anchor", "curl", "requests", "local")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,6 +70,14 @@ class Profile:
     anchor_read_budget: float | None
     anchor_url_budget: float | None
     worker_timeout: float
+    #: Pages of private url(name, expire) calls, and names per page.
+    url_pages: int = 5
+    url_page_names: int = 50
+    #: Django admin's static files, or only its css/ folder for a smoke run.
+    static_subfolder: str = ""
+    #: The WAN pass: calls per operation, and the delay each way.
+    wan_ops: int = 50
+    wan_delay: float = 0.005
 
 
 FULL = Profile(
@@ -115,6 +124,10 @@ SMOKE = Profile(
     anchor_read_budget=None,
     anchor_url_budget=None,
     worker_timeout=120.0,
+    url_pages=2,
+    url_page_names=10,
+    static_subfolder="admin/css/vendor",
+    wan_ops=5,
 )
 
 
@@ -172,6 +185,37 @@ def workloads(profile: Profile) -> list[Workload]:
             "ops/s",
             ("requests", "ours", "anchor"),
         ),
+        Workload(
+            "url_page",
+            f"a page of {p.url_page_names} private url(name, expire), cold",
+            "url_page",
+            "ms",
+            ("ours", "anchor"),
+        ),
+        Workload("copy_server", f"copy {human_size(p.large_size)}: copy(), server-side", "copy", "s", ("ours",)),
+        Workload(
+            "copy_client", f"copy {human_size(p.large_size)}: save(open()) through the client", "copy", "s", ("ours",)
+        ),
+        Workload("collectstatic_first", "collectstatic, first run", "collectstatic", "s", ("ours", "local")),
+        Workload("collectstatic_again", "collectstatic, nothing changed", "collectstatic", "s", ("ours", "local")),
+    ]
+
+
+def wan_workloads(profile: Profile) -> list[Workload]:
+    """The operations again through the delay proxy: where round trips decide."""
+    n, both = profile.wan_ops, ("ours", "anchor")
+    return [
+        Workload("wan_saves_overwrite", f"save() 4 KiB, overwrite on x{n}", "saves", "ms/op", both),
+        Workload("wan_saves_keep", f"save() 4 KiB, overwrite off, free names x{n}", "saves", "ms/op", both),
+        Workload("wan_exists", f"exists() x{n}", "exists", "ms/op", both),
+        Workload("wan_size", f"size() x{n}", "size", "ms/op", both),
+        Workload("wan_listdir", f"listdir() of {profile.listdir_files} files", "listdir", "ms/op", both),
+        Workload("wan_read_small", f"open().read() of 1000 bytes x{n}", "read_small", "ms/op", both),
+        Workload("wan_url_cold", f"url() private, {n} names, cold", "url", "ms/op", both),
+        Workload("wan_url_warm", f"url() private, x{10 * n} warm", "url", "ms/op", both),
+        Workload(
+            "wan_collectstatic", "collectstatic, nothing changed (3.1.0: no manifest)", "collectstatic", "ms/op", both
+        ),
     ]
 
 
@@ -202,6 +246,8 @@ class Bench:
         self.sources: dict[str, Path] = {}
         self.sha256: dict[str, str] = {}
         self.listdir_names: list[str] = []
+        self.static_source = work_dir / "static-source"
+        self.static_files = 0
         self.results: dict[str, dict[str, list[dict[str, Any]]]] = {}
         self.checks: dict[str, dict[str, str]] = {}
         self.notes: list[str] = []
@@ -254,13 +300,23 @@ class Bench:
         self.listdir_names = [f"ls/file-{i:05d}.txt" for i in range(p.listdir_files)]
         jobs = [(private, f"dl/small-{i:03d}.bin", "small") for i in range(p.small_count)]
         jobs += [(private, "dl/medium.bin", "medium"), (private, "dl/large.bin", "large")]
-        if any(w.kind in ("url", "exists", "size", "listdir") for w in self.workloads()):
+        if any(w.kind in ("url", "url_page", "exists", "size", "listdir", "read_small") for w in self.workloads()):
             jobs += [(private, name, "tiny") for name in self.listdir_names]
+        self.copy_static_source()
         jobs += [(public, "pub/check.bin", "tiny")]
         started = time.monotonic()
         with ThreadPoolExecutor(8) as pool:
             list(pool.map(lambda job: put(*job), jobs))
         self.say(f"seeded {len(jobs)} objects in {time.monotonic() - started:.1f}s")
+
+    def copy_static_source(self) -> None:
+        """Django admin's static files (or a part of them) in a folder of their own."""
+        import django
+
+        admin_static = Path(django.__file__).parent / "contrib" / "admin" / "static"
+        part = admin_static / self.profile.static_subfolder
+        shutil.copytree(part, self.static_source / self.profile.static_subfolder)
+        self.static_files = sum(1 for path in self.static_source.rglob("*") if path.is_file())
 
     # -- tasks -------------------------------------------------------------------------
 
@@ -290,6 +346,14 @@ class Bench:
                 "source": str(self.sources["large"]),
                 "budget_seconds": p.anchor_read_budget if client == "anchor" else None,
             }
+        elif workload.kind == "url" and workload.key.startswith("wan_"):
+            cold_names = self.listdir_names[: p.wan_ops]
+            check = {"check_name": self.listdir_names[0], "check_size": 1000, "bucket": self.server.private_bucket}
+            if workload.key == "wan_url_cold":
+                params = {"names": cold_names, **check}
+            else:
+                params = {"names": [cold_names[i % len(cold_names)] for i in range(10 * p.wan_ops)], **check}
+                params["warm_names"] = cold_names
         elif workload.kind == "url":
             cold_names = self.listdir_names[: p.url_cold]
             check = {"check_name": self.listdir_names[0], "check_size": 1000}
@@ -316,19 +380,55 @@ class Bench:
                 }
         elif workload.kind in ("exists", "size"):
             count = p.exists if workload.kind == "exists" else p.size
+            count = p.wan_ops if workload.key.startswith("wan_") else count
             params = {"names": self.listdir_names[:count], "size": 1000}
         elif workload.kind == "listdir":
             params = {"path": "ls", "files": p.listdir_files}
         elif workload.kind == "saves":
             threads = p.save_threads if workload.key == "saves_threads" else 1
+            count = p.wan_ops if workload.key.startswith("wan_") else p.saves
             params = {
-                "names": [f"{prefix}/file-{i:04d}.bin" for i in range(p.saves)],
+                "names": [f"{prefix}/file-{i:04d}.bin" for i in range(count)],
                 "threads": threads,
                 "size": p.save_size,
+                "overwrite": workload.key != "wan_saves_keep",
             }
-        else:  # pragma: no cover - the list above is complete
-            raise ValueError(workload.kind)
+        else:
+            params = self.more_params(workload, client, prefix)
         return {"id": workload.key, "kind": workload.kind, "params": params}
+
+    def more_params(self, workload: Workload, client: str, prefix: str) -> dict[str, Any]:
+        """The tasks added with server-side copy, static files and the WAN pass."""
+        p = self.profile
+        if workload.kind == "url_page":
+            names = self.listdir_names
+            pages = [
+                [names[(page * p.url_page_names + i) % len(names)] for i in range(p.url_page_names)]
+                for page in range(p.url_pages)
+            ]
+            return {"pages": pages, "expire": 600}
+        if workload.kind == "copy":
+            return {
+                "source": "dl/large.bin",
+                "target": f"{prefix}/copy.bin",
+                "server_side": workload.key == "copy_server",
+                "size": p.large_size,
+                "sha256": self.sha256["large"],
+            }
+        if workload.kind == "collectstatic":
+            wan = workload.key.startswith("wan_")
+            # "again" collects into the location the first run of this repeat filled.
+            location = prefix if wan else prefix.replace(workload.key, "collectstatic")
+            return {
+                "source": str(self.static_source),
+                "files": self.static_files,
+                "location": location,
+                "static_root": str(self.work_dir / "static-root" / location),
+                "prime": wan,
+            }
+        if workload.kind == "read_small":
+            return {"names": self.listdir_names[: p.wan_ops], "size": 1000}
+        raise ValueError(workload.kind)
 
     # -- running clients ---------------------------------------------------------------
 
@@ -409,7 +509,11 @@ class Bench:
             self.say(f"  {client} {result['id']}: {result['error']}")
 
     def workloads(self) -> list[Workload]:
-        return [w for w in workloads(self.profile) if self.only is None or w.key in self.only]
+        every = workloads(self.profile) + wan_workloads(self.profile)
+        return [w for w in every if self.only is None or w.key in self.only]
+
+    def lan_workloads(self) -> list[Workload]:
+        return [w for w in self.workloads() if not w.key.startswith("wan_")]
 
     def clients_for(self, workload: Workload) -> list[str]:
         return [
@@ -420,7 +524,7 @@ class Bench:
 
     def run_full(self) -> None:
         for repeat in range(self.profile.repeats):
-            for workload in self.workloads():
+            for workload in self.lan_workloads():
                 self.say(f"repeat {repeat + 1}/{self.profile.repeats}: {workload.title}")
                 for client in self.clients_for(workload):
                     if client == "curl":
@@ -433,7 +537,7 @@ class Bench:
     def run_smoke(self) -> None:
         """One process per client with every task in it: seconds, not minutes."""
         per_client: dict[str, list[dict[str, Any]]] = {}
-        for workload in self.workloads():
+        for workload in self.lan_workloads():
             for client in self.clients_for(workload):
                 if client == "curl":
                     self.record(client, self.run_curl(workload, 0))
@@ -444,6 +548,28 @@ class Bench:
             for result in self.run_worker(client, tasks):
                 self.record(client, result)
         self.run_checks()
+
+    def run_wan(self) -> None:
+        """The WAN workloads through a proxy that delays every byte, one process per client and repeat."""
+        wan = [w for w in self.workloads() if w.key.startswith("wan_")]
+        if not wan:
+            return
+        endpoint = self.env["BKREPO_ENDPOINT_URL"]
+        port = int(endpoint.rsplit(":", 1)[1].split("/")[0])
+        saved_env = self.env
+        with DelayProxy("127.0.0.1", port, self.profile.wan_delay) as proxy:
+            self.env = {**saved_env, "BKREPO_ENDPOINT_URL": f"http://127.0.0.1:{proxy.port}"}
+            try:
+                for repeat in range(self.profile.repeats):
+                    for client in ("ours", "anchor"):
+                        if client not in self.clients_for(wan[0]):
+                            continue
+                        self.say(f"WAN repeat {repeat + 1}/{self.profile.repeats}: {client}")
+                        tasks = [self.task(workload, client, repeat) for workload in wan]
+                        for result in self.run_worker(client, tasks):
+                            self.record(client, result)
+            finally:
+                self.env = saved_env
 
     def run_checks(self) -> None:
         if self.only is not None:
@@ -593,6 +719,7 @@ def main(argv: list[str] | None = None) -> int:
                 bench.run_smoke()
             else:
                 bench.run_full()
+            bench.run_wan()
             server_rss = bench.server_peak_rss_kib()
     finally:
         shutil.rmtree(work_dir, ignore_errors=True)
@@ -619,6 +746,7 @@ def main(argv: list[str] | None = None) -> int:
             json.dumps({"meta": meta, "results": bench.results, "checks": bench.checks, "notes": notes}, indent=1),
             encoding="utf-8",
         )
+    meta["wan_delay_ms"] = profile.wan_delay * 1000
     table = report.summarise(bench.workloads(), bench.results)
     try:
         chart_note = report.chart(table, chart, title=f"bkstorages benchmarks ({profile.name} run, {meta['date']})")

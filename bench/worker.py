@@ -98,6 +98,34 @@ class ByteCounter:
         socket.socket.recv = self._saved["recv"]  # type: ignore[method-assign]
 
 
+class RequestCounter:
+    """Counts the HTTP requests this process sends (every client goes through ``http.client``).
+
+    Installed once at start; tasks read ``count`` before and after their timed part.
+    It only observes ``HTTPConnection.putrequest``; it changes no behaviour.
+    """
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._lock = threading.Lock()
+
+    def install(self) -> None:
+        import http.client
+
+        counter = self
+        original = http.client.HTTPConnection.putrequest
+
+        def putrequest(connection: Any, *args: Any, **kwargs: Any) -> Any:
+            with counter._lock:
+                counter.count += 1
+            return original(connection, *args, **kwargs)
+
+        http.client.HTTPConnection.putrequest = putrequest  # type: ignore[method-assign]
+
+
+REQUESTS = RequestCounter()
+
+
 # -- the clients ------------------------------------------------------------------
 
 
@@ -106,7 +134,13 @@ def setup_django() -> None:
     from django.conf import settings
 
     if not settings.configured:
-        settings.configure(USE_TZ=True, INSTALLED_APPS=[], LOGGING_CONFIG=None)
+        settings.configure(
+            USE_TZ=True,
+            INSTALLED_APPS=["django.contrib.staticfiles"],
+            STATIC_URL="/static/",
+            STATICFILES_FINDERS=["django.contrib.staticfiles.finders.FileSystemFinder"],
+            LOGGING_CONFIG=None,
+        )
         django.setup()
 
 
@@ -122,14 +156,14 @@ class StorageClient:
 
         self.storage_class = BKRepoStorage
 
-    def storage(self, bucket: str | None = None) -> Any:
+    def storage(self, bucket: str | None = None, **options: Any) -> Any:
         """A new storage object for ``bucket`` (default: the private bucket)."""
         bucket = bucket or self.env["BKREPO_PRIVATE_BUCKET"]
         if self.kind == "anchor":
             # 3.1.0 reads its settings once, at import time: only the argument works.
-            return self.storage_class(bucket=bucket)
+            return self.storage_class(bucket=bucket, **options)
         os.environ["BKREPO_BUCKET"] = bucket
-        return self.storage_class()
+        return self.storage_class(**options)
 
     def version(self) -> str:
         import bkstorages
@@ -287,20 +321,32 @@ def task_random_read(client: Any, params: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def timed_loop(call: Callable[[str], Any], names: list[str], budget: float | None) -> tuple[float, int]:
-    """Call ``call`` on each name; stop early once ``budget`` seconds passed."""
+class Timed:
+    """The time and the HTTP requests of a task's timed part."""
+
+    def __enter__(self) -> Timed:
+        self.requests = REQUESTS.count
+        self.started = time.perf_counter()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.seconds = time.perf_counter() - self.started
+        self.requests = REQUESTS.count - self.requests
+
+    def result(self, ops: int) -> dict[str, Any]:
+        return {"seconds": self.seconds, "ops": ops, "requests": self.requests}
+
+
+def timed_loop_result(call: Callable[[str], Any], names: list[str], budget: float | None) -> dict[str, Any]:
+    """Call ``call`` on each name (stop early once ``budget`` seconds passed); time and requests."""
     done = 0
-    started = time.perf_counter()
-    if budget is None:
+    with Timed() as timed:
         for name in names:
             call(name)
-        return time.perf_counter() - started, len(names)
-    for name in names:
-        call(name)
-        done += 1
-        if done % 50 == 0 and time.perf_counter() - started > budget:
-            break
-    return time.perf_counter() - started, done
+            done += 1
+            if budget is not None and done % 50 == 0 and time.perf_counter() - timed.started > budget:
+                break
+    return timed.result(done)
 
 
 def task_url(client: Any, params: dict[str, Any]) -> dict[str, Any]:
@@ -310,8 +356,7 @@ def task_url(client: Any, params: dict[str, Any]) -> dict[str, Any]:
     warm_names: list[str] = params.get("warm_names") or []
     for name in warm_names:
         storage.url(name)
-    seconds, done = timed_loop(storage.url, names, params.get("budget_seconds"))
-    result: dict[str, Any] = {"seconds": seconds, "ops": done}
+    result = timed_loop_result(storage.url, names, params.get("budget_seconds"))
     # The last URL must really serve the object (anonymously for a signed or public URL).
     import requests
 
@@ -326,11 +371,10 @@ def task_exists(client: Any, params: dict[str, Any]) -> dict[str, Any]:
     names: list[str] = params["names"]
     answers: list[bool] = []
     if isinstance(client, RequestsClient):
-        seconds, done = timed_loop(lambda name: answers.append(client.head(name).status_code == 200), names, None)
+        result = timed_loop_result(lambda name: answers.append(client.head(name).status_code == 200), names, None)
     else:
         storage = client.storage()
-        seconds, done = timed_loop(lambda name: answers.append(storage.exists(name)), names, None)
-    result: dict[str, Any] = {"seconds": seconds, "ops": done}
+        result = timed_loop_result(lambda name: answers.append(storage.exists(name)), names, None)
     if not all(answers):
         result["error"] = f"exists() said False for {answers.count(False)} existing files"
     return result
@@ -340,13 +384,12 @@ def task_size(client: Any, params: dict[str, Any]) -> dict[str, Any]:
     names: list[str] = params["names"]
     answers: list[Any] = []
     if isinstance(client, RequestsClient):
-        seconds, done = timed_loop(
+        result = timed_loop_result(
             lambda name: answers.append(int(client.head(name).headers["Content-Length"])), names, None
         )
     else:
         storage = client.storage()
-        seconds, done = timed_loop(lambda name: answers.append(storage.size(name)), names, None)
-    result: dict[str, Any] = {"seconds": seconds, "ops": done}
+        result = timed_loop_result(lambda name: answers.append(storage.size(name)), names, None)
     wrong = [answer for answer in answers if answer != params["size"] or type(answer) is not int]
     if wrong:
         result["error"] = f"size() returned {wrong[0]!r} ({type(wrong[0]).__name__}), expected int {params['size']}"
@@ -355,10 +398,9 @@ def task_size(client: Any, params: dict[str, Any]) -> dict[str, Any]:
 
 def task_listdir(client: Any, params: dict[str, Any]) -> dict[str, Any]:
     storage = client.storage()
-    started = time.perf_counter()
-    dirs, files = storage.listdir(params["path"])
-    seconds = time.perf_counter() - started
-    result: dict[str, Any] = {"seconds": seconds, "ops": 1, "files": len(files)}
+    with Timed() as timed:
+        dirs, files = storage.listdir(params["path"])
+    result: dict[str, Any] = {**timed.result(1), "files": len(files)}
     if len(files) != params["files"] or dirs:
         result["error"] = f"listdir() found {len(dirs)} folders and {len(files)} files, expected {params['files']}"
     return result
@@ -377,11 +419,13 @@ def task_saves(client: Any, params: dict[str, Any]) -> dict[str, Any]:
     else:
         from django.core.files.base import ContentFile
 
-        storage = client.storage()
+        options = {} if params.get("overwrite", True) else {"file_overwrite": False}
+        storage = client.storage(**options)
 
         def save_one(name: str) -> str:
             return str(storage.save(name, ContentFile(payload))).lstrip("/")
 
+    before = REQUESTS.count
     started = time.perf_counter()
     if threads > 1:
         with ThreadPoolExecutor(threads) as pool:
@@ -389,7 +433,7 @@ def task_saves(client: Any, params: dict[str, Any]) -> dict[str, Any]:
     else:
         saved = [save_one(name) for name in names]
     seconds = time.perf_counter() - started
-    result: dict[str, Any] = {"seconds": seconds, "ops": len(names)}
+    result: dict[str, Any] = {"seconds": seconds, "ops": len(names), "requests": REQUESTS.count - before}
     if saved != names:
         result["error"] = "some saves stored a different name"
     else:
@@ -397,6 +441,94 @@ def task_saves(client: Any, params: dict[str, Any]) -> dict[str, Any]:
         if problem:
             result["error"] = problem
     return result
+
+
+def task_read_small(client: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """``open(name).read()`` of small files, as a view serving them does."""
+    storage = client.storage()
+    sizes: list[int] = []
+
+    def read(name: str) -> None:
+        with storage.open(name, "rb") as remote:
+            sizes.append(len(remote.read()))
+
+    result = timed_loop_result(read, params["names"], None)
+    if any(size != params["size"] for size in sizes):
+        result["error"] = f"read() returned {sizes[0]} bytes, expected {params['size']}"
+    return result
+
+
+def task_url_page(client: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """Pages of private ``url(name, expire)`` calls, each page a fresh storage and fresh names (cold)."""
+    pages: list[list[str]] = params["pages"]
+    latencies: list[float] = []
+    requests_made = 0
+    for names in pages:
+        storage = client.storage()
+        with Timed() as timed:
+            for name in names:
+                if client.kind == "anchor":
+                    storage.url(name)  # 3.1.0 has no expire argument
+                else:
+                    storage.url(name, params["expire"])
+        latencies.append(timed.seconds)
+        requests_made += timed.requests
+    return {
+        "seconds": sum(latencies),
+        "ops": len(pages),
+        "latency_median": statistics.median(latencies),
+        "requests": requests_made,
+    }
+
+
+def task_copy(client: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """A copy of a big object: server-side ``copy()``, or ``save(open())`` through the client."""
+    storage = client.storage()
+    source, target = params["source"], params["target"]
+    with Timed() as timed:
+        if params["server_side"]:
+            storage.copy(source, target)
+        else:
+            with storage.open(source, "rb") as remote:
+                saved = storage.save(target, remote)
+            if saved.lstrip("/") != target:
+                raise RuntimeError(f"save({target!r}) stored it as {saved!r}")
+    result = {**timed.result(1), "bytes": params["size"]}
+    problem = verify_upload(client.env, target, params["size"], params["sha256"])
+    if problem:
+        result["error"] = problem
+    return result
+
+
+def _static_storage(client: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """The ``STORAGES["staticfiles"]`` entry of a client."""
+    if client.kind == "local":
+        return {
+            "BACKEND": "django.contrib.staticfiles.storage.ManifestStaticFilesStorage",
+            "OPTIONS": {"location": params["static_root"]},
+        }
+    if client.kind == "anchor":
+        # 3.1.0 has no static storage, and Django's manifest mixin cannot start on it (a missing
+        # staticfiles.json raises DownloadFailedError, not FileNotFoundError): its plain storage.
+        options = {"root_path": params["location"], "bucket": client.env["BKREPO_PUBLIC_BUCKET"]}
+        return {"BACKEND": "bkstorages.backends.bkrepo.BKRepoStorage", "OPTIONS": options}
+    options = {"location": params["location"], "bucket": client.env["BKREPO_PUBLIC_BUCKET"]}
+    return {"BACKEND": "bkstorages_contrib.staticfiles.BKRepoManifestStaticStorage", "OPTIONS": options}
+
+
+def task_collectstatic(client: Any, params: dict[str, Any]) -> dict[str, Any]:
+    """``collectstatic`` of a folder of static files; ``prime`` runs it once untimed first."""
+    from django.core.management import call_command
+    from django.test.utils import override_settings
+
+    storages = {"default": {"BACKEND": "django.core.files.storage.InMemoryStorage"}}
+    storages["staticfiles"] = _static_storage(client, params)
+    with override_settings(STATICFILES_DIRS=[params["source"]], STORAGES=storages, STATIC_ROOT=params["static_root"]):
+        if params.get("prime"):
+            call_command("collectstatic", interactive=False, verbosity=0)
+        with Timed() as timed:
+            call_command("collectstatic", interactive=False, verbosity=0)
+    return {**timed.result(1), "files": params["files"]}
 
 
 def task_checks(client: Any, params: dict[str, Any]) -> dict[str, Any]:
@@ -475,11 +607,16 @@ TASKS: dict[str, Callable[[Any, dict[str, Any]], dict[str, Any]]] = {
     "size": task_size,
     "listdir": task_listdir,
     "saves": task_saves,
+    "read_small": task_read_small,
+    "url_page": task_url_page,
+    "copy": task_copy,
+    "collectstatic": task_collectstatic,
     "checks": task_checks,
 }
 
 
 def make_client(kind: str, env: dict[str, str]) -> Any:
+    """``local`` is Django's own storage on disk (ours installed, no bk-repo in the timed part)."""
     if kind == "requests":
         return RequestsClient(env)
     return StorageClient(kind, env)
@@ -511,6 +648,7 @@ def profile_path(spec: dict[str, Any], task: dict[str, Any]) -> str | None:
 
 
 def run(spec: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    REQUESTS.install()
     client = make_client(spec["client"], spec["env"])
     for task in spec["tasks"]:
         result: dict[str, Any] = {"id": task["id"]}
