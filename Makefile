@@ -27,7 +27,7 @@ $(BIN)/python:
 # Contributor tools are dependency groups in pyproject.toml (--group needs pip 25.1+).
 $(STAMP): $(BIN)/python setup.cfg setup.py pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e ".[contrib]" --group dev "$(DJANGO_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[contrib,devserver]" --group dev "$(DJANGO_SPEC)"
 	@touch $(STAMP)
 
 venv: $(STAMP)
@@ -76,7 +76,7 @@ BENCH_STAMP := $(VENV)/.bench-installed
 
 $(BENCH_STAMP): $(STAMP)
 	@bash scripts/system-deps.sh "the benchmarks" curl=curl
-	$(BIN)/python -m pip install --quiet -e ".[contrib]" --group bench "$(DJANGO_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[contrib,devserver]" --group bench "$(DJANGO_SPEC)"
 	@touch $(BENCH_STAMP)
 
 bench: $(BENCH_STAMP)

@@ -64,5 +64,5 @@ MATRIX = [
 def tests(session: nox.Session, django: str) -> None:
     # The dev dependency group needs pip 25.1 or newer.
     session.install("--upgrade", "pip")
-    session.install("-e", ".[contrib]", "--group", "dev", DJANGO_SERIES[django])
+    session.install("-e", ".[contrib,devserver]", "--group", "dev", DJANGO_SERIES[django])
     session.run("python", "-m", "pytest", *session.posargs)

@@ -33,6 +33,7 @@ Importing this module needs neither Django settings nor pytest.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import shutil
@@ -43,7 +44,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -77,10 +78,14 @@ class DevServer:
     """A dev server subprocess on a free loopback port.
 
     ``data_dir`` defaults to a temporary directory that is removed on
-    :meth:`stop`. Other keyword options (``project``, ``username``,
+    :meth:`stop`. The server stops, and removes that directory, by itself
+    when this process ends without calling :meth:`stop` (even when killed):
+    it watches a pipe from this process, which every OS closes then. Other
+    keyword options (``project``, ``username``,
     ``password``, ``public_bucket``, ``private_bucket``, ``read_only_users``
     as ``{name: password}``, ``platform_accounts`` as ``{access_key:
-    secret_key}``, ``time_zone``, ``generic_domain``, ``block_upload_expiry`` in seconds) are passed to the CLI.
+    secret_key}``, ``time_zone``, ``generic_domain``, ``block_upload_expiry`` in seconds) are passed to the CLI;
+    ``extra_args`` are further CLI options (e.g. ``["--header-timeout", "5"]``).
     ``redirect=True`` starts it in redirect mode (downloads answer 302 to a
     second origin whose targets expire after ``redirect_expires`` seconds);
     ``share_off`` (project names) and ``folder_listing_off``
@@ -106,6 +111,7 @@ class DevServer:
         share_off: list[str] | None = None,
         folder_listing_off: list[str] | None = None,
         block_upload_expiry: float | None = None,
+        extra_args: Sequence[str] = (),
     ) -> None:
         self.project = project
         self.username = username
@@ -122,6 +128,7 @@ class DevServer:
         self.share_off = list(share_off or [])
         self.folder_listing_off = list(folder_listing_off or [])
         self.block_upload_expiry = block_upload_expiry
+        self.extra_args = list(extra_args)
         self._work_dir = Path(tempfile.mkdtemp(prefix="bkrepo-devserver-"))
         self.data_dir = Path(data_dir) if data_dir is not None else self._work_dir / "data"
         self.log_path = self._work_dir / "server.log"
@@ -155,6 +162,11 @@ class DevServer:
             self.public_bucket,
             "--private-bucket",
             self.private_bucket,
+            # Stop, and remove the work dir, once this process is gone (even killed):
+            # the server holds the read end of a pipe on its stdin, which then sees EOF.
+            "--exit-with-stdin",
+            "--remove-on-exit",
+            str(self._work_dir),
         ]
         for name, password in self.read_only_users.items():
             args += ["--read-only-user", f"{name}:{password}"]
@@ -174,7 +186,7 @@ class DevServer:
             args += ["--folder-listing-off", repo]
         if self.block_upload_expiry is not None:
             args += ["--block-upload-expiry", str(self.block_upload_expiry)]
-        return args
+        return args + self.extra_args
 
     def start(self) -> DevServer:
         if self.process is not None:
@@ -186,7 +198,7 @@ class DevServer:
             package_root = str(Path(__file__).resolve().parent.parent)
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [package_root, env.get("PYTHONPATH")]))
             self.process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
-                self.command(), stdout=out_file, stderr=log_file, stdin=subprocess.DEVNULL, env=env
+                self.command(), stdout=out_file, stderr=log_file, stdin=subprocess.PIPE, env=env
             )
         deadline = time.monotonic() + START_TIMEOUT
         while True:
@@ -204,6 +216,9 @@ class DevServer:
 
     def stop(self) -> None:
         process, self.process = self.process, None
+        if process is not None and process.stdin is not None:
+            with contextlib.suppress(OSError):
+                process.stdin.close()
         if process is not None and process.poll() is None:
             process.terminate()
             try:

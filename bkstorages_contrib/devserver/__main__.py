@@ -11,19 +11,28 @@ Django site needs, and serves until Ctrl-C or SIGTERM::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import logging
 import shlex
+import shutil
 import signal
 import sys
 import threading
 from collections.abc import Sequence
 from types import FrameType
+from typing import Any
 
 from .app import DevServerApp, parse_zone
 from .blocks import DEFAULT_EXPIRE_SECONDS as BLOCK_EXPIRE_SECONDS
 from .origin import DEFAULT_EXPIRE_SECONDS, RedirectOrigin
-from .server import DevHTTPServer, WSGIApp, make_server, serve_in_thread
 from .store import Store
+
+logger = logging.getLogger("bkstorages_contrib.devserver")
+
+MISSING_SERVER = (
+    "The dev server needs its HTTP server (cheroot), which comes with the 'devserver' extra:\n"
+    "    pip install 'bkstorages[devserver]'"
+)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -92,7 +101,44 @@ def build_parser() -> argparse.ArgumentParser:
         help="turn the repository's folder listing off: GET/HEAD on a folder answers 403/251202 (repeatable)",
     )
     add_state_options(parser)
+    limits = parser.add_argument_group("limits (what one client may hold)")
+    limits.add_argument("--threads", type=int, default=32, help="requests served at once (default 32)")
+    limits.add_argument(
+        "--max-connections",
+        type=int,
+        default=256,
+        help="connections waiting for a thread, and idle keep-alive ones, each (default 256); more get a 503",
+    )
+    limits.add_argument(
+        "--idle-timeout", type=float, default=60.0, help="seconds a connection may stay silent (default 60)"
+    )
+    limits.add_argument(
+        "--header-timeout",
+        type=float,
+        default=30.0,
+        help="seconds for a whole request head to arrive, however slowly it trickles in (default 30)",
+    )
+    limits.add_argument(
+        "--min-upload-rate",
+        type=int,
+        default=1024,
+        help="bytes/s a request body must average once --header-timeout has passed (default 1024)",
+    )
+    limits.add_argument(
+        "--max-header-size",
+        type=int,
+        default=64 * 1024,
+        help="bytes of request line and header fields; larger heads get a 431 (default 65536)",
+    )
     parser.add_argument("--quiet", action="store_true", help="do not log requests")
+    parser.add_argument(
+        "--exit-with-stdin",
+        action="store_true",
+        help="stop when standard input reaches end of file (a parent holding the pipe has gone)",
+    )
+    parser.add_argument(
+        "--remove-on-exit", metavar="DIR", default=None, help="remove this directory when the server stops"
+    )
     parser.add_argument("--print-env", action="store_true", help="print the export lines and exit")
     return parser
 
@@ -160,6 +206,40 @@ def main(argv: Sequence[str] | None = None) -> int:
         if not colon or not access_key:
             parser.error("--platform-account takes ACCESS_KEY:SECRET_KEY")
         platform_accounts[access_key] = secret_key
+    for name in ("threads", "max_connections", "idle_timeout", "header_timeout", "min_upload_rate", "max_header_size"):
+        if getattr(options, name) <= 0:
+            parser.error(f"--{name.replace('_', '-')} must be positive")
+    try:
+        from .server import Limits
+    except ImportError as error:
+        if not (error.name or "").startswith("cheroot"):
+            raise
+        print(MISSING_SERVER, file=sys.stderr)
+        return 2
+    limits = Limits(
+        threads=options.threads,
+        max_connections=options.max_connections,
+        idle_timeout=options.idle_timeout,
+        header_timeout=options.header_timeout,
+        min_upload_rate=options.min_upload_rate,
+        max_header_size=options.max_header_size,
+    )
+    try:
+        return serve(parser, options, zone, readers, platform_accounts, limits)
+    finally:
+        if options.remove_on_exit:
+            shutil.rmtree(options.remove_on_exit, ignore_errors=True)
+
+
+def serve(
+    parser: argparse.ArgumentParser,
+    options: argparse.Namespace,
+    zone: Any,
+    readers: list[tuple[str, str]],
+    platform_accounts: dict[str, str],
+    limits: Any,
+) -> int:
+    from .server import serve_in_thread
 
     logging.basicConfig(
         level=logging.WARNING if options.quiet else logging.INFO,
@@ -184,12 +264,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         platform_accounts=platform_accounts,
         redirect=redirect,
     )
-    server = listen(options.host, options.port, app, "--port")
+    server = listen(options.host, options.port, app, "--port", limits)
     if server is None:
         return 2
-    origin = listen(options.host, options.redirect_port, redirect, "--redirect-port") if redirect else None
+    origin = listen(options.host, options.redirect_port, redirect, "--redirect-port", limits) if redirect else None
     if redirect is not None and origin is None:
-        server.server_close()
+        server.stop()
         return 2
     if redirect is not None and origin is not None:
         redirect.base_url = f"http://{url_host(options.host)}:{origin.port}"
@@ -199,27 +279,38 @@ def main(argv: Sequence[str] | None = None) -> int:
     print("\n".join(env_lines(endpoint, options)), flush=True)
     print(f"# bk-repo dev server on {endpoint} (data in {store.root}); Ctrl-C to stop", file=sys.stderr, flush=True)
 
-    def stop(signum: int, frame: FrameType | None) -> None:
-        # shutdown() waits for serve_forever to return, so call it from another thread.
-        threading.Thread(target=server.shutdown, daemon=True).start()
+    def stop(signum: int | None = None, frame: FrameType | None = None) -> None:
+        # stop() waits for the worker threads, so call it from another thread.
+        threading.Thread(target=server.stop, daemon=True).start()
+
+    def watch_stdin() -> None:
+        # Returns at end of file: the parent closed the pipe, or died (even by SIGKILL).
+        with contextlib.suppress(OSError, ValueError):
+            while sys.stdin.buffer.read(65536):
+                pass
+        logger.info("Standard input closed: stopping")
+        stop()
 
     signal.signal(signal.SIGTERM, stop)
+    if options.exit_with_stdin:
+        threading.Thread(target=watch_stdin, name="bkrepo-devserver-stdin", daemon=True).start()
     try:
-        server.serve_forever(poll_interval=0.2)
+        server.serve()
     except KeyboardInterrupt:
         pass
     finally:
-        server.server_close()
+        server.stop()
         if origin is not None:
-            origin.shutdown()
-            origin.server_close()
+            origin.stop()
     return 0
 
 
-def listen(host: str, port: int, app: WSGIApp, option: str) -> DevHTTPServer | None:
+def listen(host: str, port: int, app: Any, option: str, limits: Any) -> Any:
     """A server bound to ``host:port``; None (after a plain message) when it cannot listen."""
+    from .server import make_server
+
     try:
-        return make_server(host, port, app)
+        return make_server(host, port, app, limits)
     except OSError as error:
         print(f"Cannot listen on {host}:{port}: {error.strerror or error}", file=sys.stderr)
         print(f"Pick another {option}, or {option} 0 for a free one.", file=sys.stderr)

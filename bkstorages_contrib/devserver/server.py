@@ -1,9 +1,29 @@
-"""A small, fast, threaded HTTP/1.1 runner for WSGI applications.
+"""The dev server's HTTP/1.1 server: cheroot, configured for hostile clients.
 
-Built on ``http.server`` from the standard library, with what the dev
-server needs beyond ``wsgiref``: keep-alive connections, chunked request
-bodies, large buffers, and ``socket.sendfile`` for file responses
-(:class:`~.app.FileRange`). One thread per connection.
+cheroot (the CherryPy project's WSGI server, pure Python, runs on Linux,
+macOS and Windows) does the request line, the connection pool, keep-alive
+and the response framing. This module adds what the dev server needs on
+top, all through cheroot's extension points (request and gateway classes):
+
+* strict framing, so no request can be read two ways: a request head is
+  refused (400, or 501 for an unknown transfer coding, connection closed)
+  when it has a malformed field line, obsolete line folding, a
+  ``Content-Length`` that is not plain digits, conflicting lengths, more
+  than one ``Transfer-Encoding`` field, a transfer coding other than
+  ``chunked``, or both ``Content-Length`` and ``Transfer-Encoding``; chunk
+  sizes must be plain hex digits;
+* a streamed ``wsgi.input`` (cheroot's chunked reader keeps a whole chunk in
+  memory) that sends ``100 Continue`` only when the application first reads
+  the body, so a request refused early never asks for it;
+* deadlines that a slow client cannot stretch (:class:`Watchdog`): the request
+  head must arrive within ``header_timeout`` seconds, and a body must keep
+  an average of ``min_upload_rate`` bytes a second once ``header_timeout``
+  has passed; the time the application spends between reads does not count;
+* a cap on connections: ``threads`` requests are served at once,
+  ``max_connections`` more wait in the queue (further ones get a 503), and as
+  many idle keep-alive connections are kept;
+* ``socket.sendfile`` for :class:`~.app.FileRange` downloads, and bk-repo style
+  JSON envelopes for the errors of the HTTP layer itself.
 """
 
 from __future__ import annotations
@@ -11,14 +31,18 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import socket
-import socketserver
-import sys
 import threading
+import time
 import urllib.parse
 from collections.abc import Callable, Iterable
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from dataclasses import dataclass
 from typing import Any
+
+from cheroot import errors as cheroot_errors
+from cheroot import server as cheroot_server
+from cheroot import wsgi as cheroot_wsgi
 
 from .app import FileRange
 
@@ -29,15 +53,31 @@ WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 #: Unread request bodies up to this size are drained to keep the connection; larger ones close it.
 DRAIN_LIMIT = 64 * 1024 * 1024
 BUFFER_SIZE = 1024 * 1024
-#: Limits of a request head, as in ``http.client``: longer lines or more fields get a 431.
-MAX_LINE = 65536
+#: More header fields than this get a 431, as in ``http.client``.
 MAX_HEADERS = 100
 #: Characters allowed in a field name (RFC 9110 "token").
 TOKEN_CHARS = frozenset(b"!#$%&'*+-.^_`|~0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz")
+DIGITS = re.compile(rb"[0-9]{1,18}")
+CHUNK_SIZE = re.compile(rb"[0-9A-Fa-f]{1,15}")
+ERROR_BODY = json.dumps(
+    {"code": 250106, "message": "Invalid request content", "data": None, "traceId": None}, indent=2
+).encode()
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What the server allows a client (the dev server's CLI options of the same names)."""
+
+    threads: int = 32
+    max_connections: int = 256
+    idle_timeout: float = 60.0
+    header_timeout: float = 30.0
+    min_upload_rate: int = 1024
+    max_header_size: int = 64 * 1024
 
 
 class HeaderError(Exception):
-    """A request head the server refuses: ``status`` is 400 or 431."""
+    """A request head the server refuses: ``status`` is 400, 431 or 501."""
 
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(reason)
@@ -45,94 +85,146 @@ class HeaderError(Exception):
         self.reason = reason
 
 
-class RequestHeaders:
-    """The header fields of one request: in order, with case-insensitive lookups."""
-
-    __slots__ = ("_fields", "_first")
-
-    def __init__(self, fields: list[tuple[str, str]]) -> None:
-        self._fields = fields
-        self._first: dict[str, str] = {}
-        for name, value in fields:
-            self._first.setdefault(name.lower(), value)
-
-    def get(self, name: str, default: str | None = None) -> str | None:
-        """The first value of the field ``name`` (any case), or ``default``."""
-        return self._first.get(name.lower(), default)
-
-    def get_all(self, name: str) -> list[str]:
-        key = name.lower()
-        return [value for field, value in self._fields if field.lower() == key]
-
-    def items(self) -> list[tuple[str, str]]:
-        return list(self._fields)
+REASONS = {400: "Bad Request", 408: "Request Timeout", 431: "Request Header Fields Too Large", 501: "Not Implemented"}
 
 
-def read_headers(rfile: Any) -> RequestHeaders:
-    """Read header lines up to the empty line; raise ``HeaderError`` for anything malformed.
+def read_fields(rfile: Any) -> list[tuple[bytes, bytes]]:
+    """Read header field lines up to the empty line; raise ``HeaderError`` for anything malformed.
 
     Strict on purpose: a line without a colon, a field name that is not a
-    token (so no space before the colon), obsolete line folding and
-    conflicting Content-Length fields are refused rather than guessed at.
+    token (so no space before the colon) and obsolete line folding are
+    refused rather than guessed at. ``rfile`` is cheroot's size-checking
+    reader: a head longer than the server's limit is a 431.
     """
-    fields: list[tuple[str, str]] = []
+    fields: list[tuple[bytes, bytes]] = []
     while True:
-        line = rfile.readline(MAX_LINE + 1)
-        if len(line) > MAX_LINE:
-            raise HeaderError(431, "Line too long")
+        try:
+            line = rfile.readline()
+        except cheroot_errors.MaxSizeExceeded:
+            raise HeaderError(431, "Request head too large") from None
         if not line.endswith(b"\n"):
             raise HeaderError(400, "Request head ended early")
         if line in (b"\r\n", b"\n"):
-            break
+            return fields
         if len(fields) >= MAX_HEADERS:
-            raise HeaderError(431, "Too many headers")
+            raise HeaderError(431, "Too many header fields")
         name, colon, value = line.partition(b":")
         if not colon or not name or not TOKEN_CHARS.issuperset(name):
             raise HeaderError(400, "Bad header line")
-        fields.append((name.decode("ascii"), value.strip(b" \t\r\n").decode("latin-1")))
-    headers = RequestHeaders(fields)
-    lengths = {value.strip() for value in headers.get_all("Content-Length")}
-    if len(lengths) > 1:
+        fields.append((name, value.strip(b" \t\r\n")))
+
+
+def check_framing(fields: list[tuple[bytes, bytes]], http11: bool) -> bool:
+    """Whether the body is chunked; ``HeaderError`` when the framing could be read two ways."""
+    lengths = [value for name, value in fields if name.lower() == b"content-length"]
+    codings = [value for name, value in fields if name.lower() == b"transfer-encoding"]
+    if any(not DIGITS.fullmatch(value) for value in lengths):
+        raise HeaderError(400, "Bad Content-Length")
+    if len({int(value) for value in lengths}) > 1:
         raise HeaderError(400, "Conflicting Content-Length")
-    return headers
+    if not codings:
+        return False
+    if len(codings) > 1:
+        raise HeaderError(400, "More than one Transfer-Encoding")
+    if lengths:
+        raise HeaderError(400, "Both Content-Length and Transfer-Encoding")
+    if not http11:
+        raise HeaderError(400, "Transfer-Encoding in an HTTP/1.0 request")
+    if codings[0].lower() != b"chunked":
+        raise HeaderError(501, "Unsupported Transfer-Encoding")
+    return True
 
 
-class BodyReader:
-    """``wsgi.input``: a request body of known length, or a chunked one, read as a stream."""
+class Watchdog:
+    """Shuts down the sockets of requests past their deadline.
 
-    def __init__(
-        self, rfile: Any, length: int | None, chunked: bool, on_first_read: Callable[[], None] | None = None
-    ) -> None:
-        self.rfile = rfile
-        self.on_first_read = on_first_read
-        self.started = False
-        self.remaining = length or 0
-        self.chunked = chunked
+    A blocked read then returns at once, so a worker thread is freed however
+    slowly the client sends: socket timeouts restart with every byte, these
+    deadlines do not. ``interval`` is how often deadlines are checked.
+    """
+
+    def __init__(self, interval: float = 0.2) -> None:
+        self.interval = interval
+        self._deadlines: dict[int, tuple[float, socket.socket]] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="bkrepo-devserver-watchdog", daemon=True)
+        self._thread.start()
+
+    def arm(self, key: int, sock: socket.socket, deadline: float) -> None:
+        with self._lock:
+            self._deadlines[key] = (deadline, sock)
+
+    def disarm(self, key: int) -> None:
+        with self._lock:
+            self._deadlines.pop(key, None)
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(self.interval):
+            now = time.monotonic()
+            with self._lock:
+                late = [(key, sock) for key, (deadline, sock) in self._deadlines.items() if deadline <= now]
+                for key, _sock in late:
+                    del self._deadlines[key]
+            for _key, sock in late:
+                logger.warning("Closing a connection from a client too slow to send its request")
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+
+class RequestBody:
+    """``wsgi.input``: a request body of known length, or a chunked one, read as a stream.
+
+    Sends ``100 Continue`` on the first read when the client asked for it,
+    and keeps the client to the server's minimum upload rate.
+    """
+
+    def __init__(self, request: DevRequest, length: int | None) -> None:
+        self.request = request
+        self.rfile = request.conn.rfile
+        self.left = length or 0
+        self.chunked = length is None
         self.chunk_left = 0
-        self.done = not chunked and not self.remaining
+        self.done = not self.chunked and not self.left
         self.broken = False
+        self.received = 0
+        self.waited = 0.0
+
+    def _io(self, call: Callable[..., Any], *args: Any) -> Any:
+        """Run a blocking read under the watchdog's deadline for this body."""
+        server: DevHTTPServer = self.request.server
+        limits = server.limits
+        allowed = limits.header_timeout + self.received / max(limits.min_upload_rate, 1) - self.waited
+        key = id(self)
+        start = time.monotonic()
+        server.watchdog.arm(key, self.request.conn.socket, start + max(allowed, 0.0))
+        try:
+            return call(*args)
+        finally:
+            server.watchdog.disarm(key)
+            self.waited += time.monotonic() - start
+
+    def _fail(self, reason: str) -> ConnectionError:
+        self.broken = True
+        return ConnectionError(reason)
+
+    def _line(self) -> bytes:
+        line: bytes = self._io(self.rfile.readline, 4097)
+        if not line.endswith(b"\n"):
+            raise self._fail("request body ended early")
+        return line
 
     def _next_chunk(self) -> None:
-        line = self.rfile.readline(65537)
-        if not line.endswith(b"\n"):
-            self.broken = True
-            raise ConnectionError("request body ended early")
-        try:
-            size = int(line.split(b";", 1)[0].strip(), 16)
-        except ValueError:
-            self.broken = True
-            raise ConnectionError("bad chunk size") from None
-        if size < 0:
-            self.broken = True
-            raise ConnectionError("bad chunk size")
+        size_text = self._line().split(b";", 1)[0].strip(b" \t\r\n")
+        if not CHUNK_SIZE.fullmatch(size_text):
+            raise self._fail("bad chunk size")
+        size = int(size_text, 16)
         if size == 0:
-            while True:  # trailers, up to the empty line
-                trailer = self.rfile.readline(65537)
-                if not trailer.endswith(b"\n"):
-                    self.broken = True
-                    raise ConnectionError("request body ended early")
-                if trailer in (b"\r\n", b"\n"):
-                    break
+            while self._line() not in (b"\r\n", b"\n"):  # trailers, up to the empty line
+                pass
             self.done = True
         self.chunk_left = size
 
@@ -140,10 +232,7 @@ class BodyReader:
         view = memoryview(buffer).cast("B")
         if self.done or not len(view):
             return 0
-        if not self.started:
-            self.started = True
-            if self.on_first_read is not None:
-                self.on_first_read()
+        self.request.send_continue()
         if self.chunked:
             if self.chunk_left == 0:
                 self._next_chunk()
@@ -151,25 +240,21 @@ class BodyReader:
                     return 0
             want = min(len(view), self.chunk_left)
         else:
-            want = min(len(view), self.remaining)
-        got = self.rfile.readinto(view[:want])
+            want = min(len(view), self.left)
+        got = self._io(self.rfile.readinto, view[:want])
         if not got:
-            self.broken = True
-            raise ConnectionError("request body ended early")
+            raise self._fail("request body ended early")
+        self.received += got
         if self.chunked:
             self.chunk_left -= got
-            if self.chunk_left == 0:
-                crlf = self.rfile.readline(3)
-                if crlf not in (b"\r\n", b"\n"):
-                    self.broken = True
-                    raise ConnectionError("bad chunk terminator")
+            if self.chunk_left == 0 and self._io(self.rfile.readline, 3) not in (b"\r\n", b"\n"):
+                raise self._fail("bad chunk terminator")
         else:
-            self.remaining -= got
-            if not self.remaining:
-                self.done = True
-        return got
+            self.left -= got
+            self.done = not self.left
+        return int(got)
 
-    def read(self, size: int = -1) -> bytes:
+    def read(self, size: int | None = -1) -> bytes:
         if size is None or size < 0:
             parts = []
             while chunk := self.read(BUFFER_SIZE):
@@ -196,16 +281,16 @@ class BodyReader:
                 break
         return bytes(out)
 
+    def __iter__(self) -> Any:
+        return iter(self.readline, b"")
+
     def drain(self, limit: int) -> bool:
         """Read and drop what is left; False if the body was too big or broken."""
         buffer = bytearray(BUFFER_SIZE)
         seen = 0
         try:
             while not self.done:
-                got = self.readinto(buffer)
-                if not got:
-                    break
-                seen += got
+                seen += self.readinto(buffer)
                 if seen > limit:
                     return False
         except (OSError, ValueError):
@@ -213,297 +298,191 @@ class BodyReader:
         return not self.broken
 
 
-class WSGIRequestHandler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"
-    server_version = "bkrepo-devserver"
-    sys_version = ""
-    rbufsize = 256 * 1024
-    wbufsize = 0
-    timeout = 300
-    default_request_version = "HTTP/1.0"  # so even garbage gets a status line
+class DevRequest(cheroot_server.HTTPRequest):
+    """One request, parsed strictly; see the module docstring."""
+
     server: DevHTTPServer
-    request_headers: RequestHeaders
 
-    def setup(self) -> None:
-        super().setup()
-        with contextlib.suppress(OSError):
-            self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 4 * 1024 * 1024)
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 * 1024 * 1024)
-
-    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
-        """Errors of the HTTP layer itself (bad request line, bad framing), as a bk-repo envelope."""
-        body = json.dumps(
-            {"code": 250106, "message": "Invalid request content", "data": None, "traceId": None}, indent=2
-        ).encode()
-        self.close_connection = True
-        with contextlib.suppress(OSError):
-            self.send_response(code, message)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            self.send_header("Content-Length", str(len(body)))
-            self.send_header("Connection", "close")
-            self.end_headers()
-            if self.command != "HEAD":
-                self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        # Used by http.server for its own errors (bad request lines); never includes queries.
-        logger.info("%s %s", self.address_string(), format % args)
-
-    def handle_one_request(self) -> None:
-        try:
-            self.raw_requestline = self.rfile.readline(65537)
-        except (TimeoutError, OSError):
-            self.close_connection = True
-            return
-        if len(self.raw_requestline) > 65536:
-            self.requestline = ""
-            self.request_version = ""
-            self.command = ""
-            self.send_error(414)
-            return
-        if not self.raw_requestline:
-            self.close_connection = True
-            return
+    def __init__(self, server: Any, conn: Any, proxy_mode: bool = True, strict_mode: bool = True) -> None:
+        # proxy_mode: accept absolute-form targets (http://host/path) as HTTP/1.1 servers must.
+        super().__init__(server, conn, proxy_mode=proxy_mode, strict_mode=strict_mode)
+        self.fields: list[tuple[bytes, bytes]] = []
         self.expect_continue = False
-        if not self.parse_request():
-            return
-        try:
-            self.run_app()
-        except (ConnectionError, TimeoutError, BrokenPipeError):
-            self.close_connection = True
+        self.body: RequestBody | None = None
+        self.environ: dict[str, Any] = {}
 
-    def parse_request(self) -> bool:
-        """Parse the request line and the header fields (``self.request_headers``).
-
-        The request line is handled as in ``http.server``; the header fields
-        go through :func:`read_headers` instead of the ``email`` package,
-        which is slow and lenient. Returns False once an error is sent.
-        """
-        self.command = None  # type: ignore[assignment]  # as in http.server, until the line is parsed
-        self.request_version = self.default_request_version
-        self.close_connection = True
-        requestline = str(self.raw_requestline, "iso-8859-1").rstrip("\r\n")
-        self.requestline = requestline
-        words = requestline.split()
-        if not words:
-            return False
-        if len(words) >= 3:
-            version = words[-1]
-            numbers = version[5:].split(".") if version.startswith("HTTP/") else []
-            if len(numbers) != 2 or not all(n.isdigit() and len(n) <= 10 for n in numbers):
-                self.send_error(400, f"Bad request version ({version!r})")
-                return False
-            version_number = (int(numbers[0]), int(numbers[1]))
-            if version_number >= (2, 0):
-                self.send_error(505, f"Invalid HTTP version ({version[5:]})")
-                return False
-            if version_number >= (1, 1):
-                self.close_connection = False
-            self.request_version = version
-        if not 2 <= len(words) <= 3:
-            self.send_error(400, f"Bad request syntax ({requestline!r})")
-            return False
-        command, path = words[:2]
-        if len(words) == 2:
-            self.close_connection = True
-            if command != "GET":
-                self.send_error(400, f"Bad HTTP/0.9 request type ({command!r})")
-                return False
-        self.command, self.path = command, path
-        if self.path.startswith("//"):  # never let "//host/..." look like another site
-            self.path = "/" + self.path.lstrip("/")
+    def parse_request(self) -> None:
+        key = id(self)
+        self.server.watchdog.arm(key, self.conn.socket, time.monotonic() + self.server.limits.header_timeout)
         try:
-            self.request_headers = read_headers(self.rfile)
+            super().parse_request()
+        finally:
+            self.server.watchdog.disarm(key)
+
+    def read_request_headers(self) -> bool:
+        try:
+            fields = read_fields(self.rfile)
+            chunked = check_framing(fields, self.response_protocol == "HTTP/1.1")
         except HeaderError as error:
-            self.send_error(error.status, error.reason)
+            self.simple_response(f"{error.status} {REASONS[error.status]}", error.reason)
             return False
-        connection = (self.request_headers.get("Connection") or "").lower()
-        if connection == "close":
-            self.close_connection = True
-        elif connection == "keep-alive":
-            self.close_connection = False
-        expect = (self.request_headers.get("Expect") or "").lower()
-        if expect == "100-continue" and self.request_version >= "HTTP/1.1":
-            return self.handle_expect_100()
-        return True
-
-    def handle_expect_100(self) -> bool:
-        # Like Tomcat: "100 Continue" goes out only when the application reads the
-        # body, so a request refused early (node exists, 401, ...) never sends it.
-        self.expect_continue = True
+        headers: dict[bytes, bytes] = {}
+        for name, value in fields:
+            key = name.decode("ascii").title().encode("ascii")
+            if key == b"Expect":
+                # Answered by RequestBody on the first read, not by cheroot at once.
+                self.expect_continue = value.lower() == b"100-continue" and self.response_protocol == "HTTP/1.1"
+                continue
+            headers[key] = headers[key] + b"," + value if key in headers else value
+        self.fields = fields
+        self.header_reader = lambda rfile, hdict: hdict.update(headers)
+        if not super().read_request_headers():
+            return False
+        self.chunked_read = chunked
         return True
 
     def send_continue(self) -> None:
         if self.expect_continue:
             self.expect_continue = False
-            self.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+            self.conn.wfile.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
-    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-        # The default logs the request line, query string (and so any token) included.
-        path = str(getattr(self, "path", "") or "").partition("?")[0]
-        logger.info("%s %s %s", getattr(self, "command", None) or "-", path or "-", code)
+    def respond(self) -> None:
+        length = None if self.chunked_read else int(self.inheaders.get(b"Content-Length", 0))
+        self.body = RequestBody(self, length)
+        self.rfile = self.body
+        try:
+            self.server.gateway(self).respond()
+            if self.ready:
+                self.ensure_headers_sent()
+            if self.chunked_write:
+                self.conn.wfile.write(b"0\r\n\r\n")
+        finally:
+            status = self.status.split(b" ", 1)[0].decode("ascii", "replace") if self.status else "-"
+            logger.info("%s %s %s", (self.method or b"-").decode("latin-1"), self.environ.get("PATH_INFO"), status)
 
-    def run_app(self) -> None:
-        target, _, query = self.path.partition("?")
+    def send_headers(self) -> None:
+        body = self.body
+        if self.environ.get("bkrepo.close_connection"):
+            self.close_connection = True
+        elif body is not None and not body.done:
+            if body.broken or self.expect_continue or not body.drain(DRAIN_LIMIT):
+                # An unread body the client was never asked for (it may or may not
+                # send it now), a broken one, or a too big one: hang up after the answer.
+                self.close_connection = True
+        super().send_headers()
+
+    def simple_response(self, status: Any, msg: Any = "") -> None:
+        """Errors of the HTTP layer itself (bad request line, bad framing), as a bk-repo envelope."""
+        self.close_connection = True
+        head = (
+            f"{self.server.protocol} {status}\r\n"
+            "Content-Type: application/json; charset=utf-8\r\n"
+            f"Content-Length: {len(ERROR_BODY)}\r\n"
+            "Connection: close\r\n\r\n"
+        ).encode("latin-1")
+        method = getattr(self, "method", None) or b"-"
+        logger.info("%s - %s", method.decode("latin-1"), str(status).split(" ", 1)[0])
+        with contextlib.suppress(OSError):
+            self.conn.wfile.write(head if method == b"HEAD" else head + ERROR_BODY)
+
+
+class DevConnection(cheroot_server.HTTPConnection):
+    RequestHandlerClass = DevRequest
+
+
+class DevGateway(cheroot_wsgi.Gateway_10):
+    """cheroot's WSGI 1.0 gateway, plus the dev server's environ keys and ``sendfile``."""
+
+    req: DevRequest
+
+    def get_environ(self) -> dict[str, Any]:
+        env: dict[str, Any] = super().get_environ()
+        request = self.req
+        # The path as the client sent it, %2F included, like the old runner and bk-repo.
+        target = (request.uri or b"/").split(b"?", 1)[0].decode("latin-1")
         if "://" in target:  # absolute-form request target
             target = urllib.parse.urlsplit(target).path or "/"
-        headers = self.request_headers
-        transfer = (headers.get("Transfer-Encoding") or "").lower()
-        chunked = "chunked" in transfer
-        length: int | None = None
-        declared = headers.get("Content-Length")
-        if not chunked and declared is not None:
-            try:
-                length = int(declared)
-            except ValueError:
-                length = -1
-            if length < 0:
-                self.send_error(400, "Bad Content-Length")
-                self.close_connection = True
-                return
-        body = BodyReader(self.rfile, length, chunked, on_first_read=self.send_continue)
-        host, port = self.server.server_address[:2]
-        environ: dict[str, Any] = {
-            "REQUEST_METHOD": self.command,
-            "SCRIPT_NAME": "",
-            "PATH_INFO": urllib.parse.unquote_to_bytes(target).decode("latin-1"),
-            "QUERY_STRING": query,
-            "RAW_URI": self.path,
-            "SERVER_NAME": str(host),
-            "SERVER_PORT": str(port),
-            "SERVER_PROTOCOL": self.request_version,
-            "REMOTE_ADDR": self.client_address[0],
-            "REMOTE_PORT": str(self.client_address[1]),
-            "wsgi.version": (1, 0),
-            "wsgi.url_scheme": "http",
-            "wsgi.input": body,
-            "wsgi.input_terminated": True,
-            "wsgi.errors": sys.stderr,
-            "wsgi.multithread": True,
-            "wsgi.multiprocess": False,
-            "wsgi.run_once": False,
-            "bkrepo.raw_headers": headers.items(),
-        }
-        if length is not None:
-            environ["CONTENT_LENGTH"] = str(length)
-        elif not chunked:
-            environ["CONTENT_LENGTH"] = "0"
-        content_type = headers.get("Content-Type")
-        if content_type:
-            environ["CONTENT_TYPE"] = content_type
-        for name, value in headers.items():
-            key = "HTTP_" + name.upper().replace("-", "_")
-            if key in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
-                continue
-            environ[key] = f"{environ[key]},{value}" if key in environ else value
+        if target.startswith("//"):  # never let "//host/..." look like another site
+            target = "/" + target.lstrip("/")
+        env["PATH_INFO"] = urllib.parse.unquote_to_bytes(target).decode("latin-1")
+        env["RAW_URI"] = (request.uri or b"").decode("latin-1")
+        env["bkrepo.raw_headers"] = [(name.decode("ascii"), value.decode("latin-1")) for name, value in request.fields]
+        env["wsgi.input_terminated"] = True
+        if not request.chunked_read and "CONTENT_LENGTH" not in env:
+            env["CONTENT_LENGTH"] = "0"
+        request.environ = env
+        return env
 
-        state: dict[str, Any] = {}
-
-        def start_response(status: str, response_headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
-            if exc_info and state.get("sent"):
-                raise exc_info[1].with_traceback(exc_info[2])
-            state["status"] = status
-            state["headers"] = response_headers
-            return self._write_unsupported
-
-        result = self.server.app(environ, start_response)
+    def respond(self) -> None:
+        response = self.req.server.wsgi_app(self.env, self.start_response)
         try:
-            self.send_result(environ, state, result)
+            if self.req.method == b"HEAD":
+                pass
+            elif isinstance(response, FileRange):
+                self.send_file(response)
+            else:
+                for chunk in response:
+                    if chunk:
+                        self.write(chunk)
         finally:
-            close = getattr(result, "close", None)
+            self.req.ensure_headers_sent()
+            close = getattr(response, "close", None)
             if close is not None:
                 close()
-        if environ.get("bkrepo.close_connection") or body.broken:
-            self.close_connection = True
-        elif self.expect_continue and not body.done:
-            # The client was never told to go on; it may or may not send the body now: hang up.
-            self.close_connection = True
-        elif not body.done and not body.drain(DRAIN_LIMIT):
-            self.close_connection = True
-        logger.info("%s %s %s", self.command, target, state.get("status", "").split(" ", 1)[0])
 
-    @staticmethod
-    def _write_unsupported(data: bytes) -> None:
-        raise NotImplementedError("the dev server runner does not support write()")
-
-    def send_result(self, environ: dict[str, Any], state: dict[str, Any], result: Iterable[bytes]) -> None:
-        iterator = iter(result) if not isinstance(result, FileRange) else None
-        first = b""
-        if iterator is not None:
-            for chunk in iterator:  # start_response may be called lazily, on the first chunk
-                if chunk:
-                    first = chunk
-                    break
-        status: str = state["status"]
-        response_headers: list[tuple[str, str]] = state["headers"]
-        names = {name.lower() for name, _ in response_headers}
-        lines = [f"{self.protocol_version} {status}\r\n"]
-        lines += [f"{name}: {value}\r\n" for name, value in response_headers]
-        if "date" not in names:
-            lines.append(f"Date: {self.date_time_string()}\r\n")
-        lines.append(f"Server: {self.server_version}\r\n")
-        if "content-length" not in names and self.command != "HEAD":
-            self.close_connection = True
-        body = environ["wsgi.input"]
-        if self.expect_continue and not body.done:
-            self.close_connection = True
-        if self.close_connection or environ.get("bkrepo.close_connection"):
-            self.close_connection = True
-            lines.append("Connection: close\r\n")
-        lines.append("\r\n")
-        head = "".join(lines).encode("latin-1")
-        state["sent"] = True
-        if self.command == "HEAD":
-            self.wfile.write(head)
+    def send_file(self, body: FileRange) -> None:
+        request = self.req
+        request.ensure_headers_sent()
+        if request.chunked_write:  # no Content-Length: let cheroot frame it
+            for chunk in body:
+                request.write(chunk)
             return
-        if isinstance(result, FileRange):
-            self.wfile.write(head)
-            if result.length:
-                sent = self.connection.sendfile(result.file, result.offset, result.length)
-                if sent < result.length:
-                    self.close_connection = True
-            return
-        assert iterator is not None
-        if len(first) < 64 * 1024:
-            self.wfile.write(head + first)
-        else:
-            self.wfile.write(head)
-            self.wfile.write(first)
-        for chunk in iterator:
-            if chunk:
-                self.wfile.write(chunk)
+        request.conn.wfile.flush()
+        if body.length:
+            sent = request.conn.socket.sendfile(body.file, body.offset, body.length)
+            if sent < body.length:
+                request.close_connection = True
 
 
-class DevHTTPServer(ThreadingHTTPServer):
-    daemon_threads = True
-    request_queue_size = 128
-    allow_reuse_address = True
+class DevHTTPServer(cheroot_wsgi.Server):
+    ConnectionClass = DevConnection
+    wsgi_version = (1, 0)
 
-    def __init__(self, address: tuple[str, int], app: WSGIApp) -> None:
-        self.app = app
-        super().__init__(address, WSGIRequestHandler)
-
-    def server_bind(self) -> None:
-        # HTTPServer.server_bind() looks the host name up (getfqdn), which can stall on bad DNS.
-        socketserver.TCPServer.server_bind(self)
-        host, port = self.server_address[:2]
-        self.server_name = str(host)
-        self.server_port = int(port)
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        logger.error("Error on a connection from %s", client_address[0], exc_info=True)  # noqa: LOG014
+    def __init__(self, address: tuple[str, int], app: WSGIApp, limits: Limits | None = None) -> None:
+        limits = limits or Limits()
+        super().__init__(
+            address,
+            app,
+            numthreads=limits.threads,
+            server_name="bkrepo-devserver",
+            request_queue_size=128,
+            timeout=limits.idle_timeout,
+            accepted_queue_size=limits.max_connections,
+            accepted_queue_timeout=0,
+        )
+        self.gateway = DevGateway
+        self.limits = limits
+        self.keep_alive_conn_limit = limits.max_connections
+        self.max_request_header_size = limits.max_header_size
+        self.watchdog = Watchdog(min(0.2, limits.header_timeout / 4))
 
     @property
     def port(self) -> int:
-        return int(self.server_address[1])
+        return int(self.bind_addr[1])
+
+    def stop(self) -> None:
+        super().stop()
+        self.watchdog.stop()
 
 
-def make_server(host: str, port: int, app: WSGIApp) -> DevHTTPServer:
-    return DevHTTPServer((host, port), app)
+def make_server(host: str, port: int, app: WSGIApp, limits: Limits | None = None) -> DevHTTPServer:
+    """A server bound to ``host:port`` (port 0: a free one, see ``.port``); ``serve()`` runs it."""
+    server = DevHTTPServer((host, port), app, limits)
+    server.prepare()
+    return server
 
 
 def serve_in_thread(server: DevHTTPServer) -> threading.Thread:
-    thread = threading.Thread(target=server.serve_forever, name="bkrepo-devserver", daemon=True)
+    thread = threading.Thread(target=server.serve, name="bkrepo-devserver", daemon=True)
     thread.start()
     return thread
