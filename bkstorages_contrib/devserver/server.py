@@ -228,6 +228,15 @@ class RequestBody:
             self.done = True
         self.chunk_left = size
 
+    def _recv_into(self, view: memoryview) -> int:
+        # cheroot's reader is pure Python (_pyio): take what it has buffered, then
+        # read the socket straight into the caller's buffer.
+        if self.rfile.has_data():
+            data = self.rfile.read1(len(view))
+            view[: len(data)] = data
+            return len(data)
+        return int(self.request.conn.socket.recv_into(view))
+
     def readinto(self, buffer: Any) -> int:
         view = memoryview(buffer).cast("B")
         if self.done or not len(view):
@@ -241,7 +250,7 @@ class RequestBody:
             want = min(len(view), self.chunk_left)
         else:
             want = min(len(view), self.left)
-        got = self._io(self.rfile.readinto, view[:want])
+        got = self._io(self._recv_into, view[:want])
         if not got:
             raise self._fail("request body ended early")
         self.received += got
@@ -339,6 +348,11 @@ class DevRequest(cheroot_server.HTTPRequest):
         if not super().read_request_headers():
             return False
         self.chunked_read = chunked
+        options = {option.strip().lower() for option in headers.get(b"Connection", b"").split(b",")}
+        if b"close" in options:  # cheroot compares the value case-sensitively
+            self.close_connection = True
+        elif b"keep-alive" in options:
+            self.close_connection = False
         return True
 
     def send_continue(self) -> None:
@@ -357,18 +371,22 @@ class DevRequest(cheroot_server.HTTPRequest):
             if self.chunked_write:
                 self.conn.wfile.write(b"0\r\n\r\n")
         finally:
-            status = self.status.split(b" ", 1)[0].decode("ascii", "replace") if self.status else "-"
+            status_line = self.status or b"-"
+            if isinstance(status_line, bytes):
+                status_line = status_line.decode("ascii", "replace")
+            status = status_line.split(" ", 1)[0]
             logger.info("%s %s %s", (self.method or b"-").decode("latin-1"), self.environ.get("PATH_INFO"), status)
 
     def send_headers(self) -> None:
         body = self.body
         if self.environ.get("bkrepo.close_connection"):
             self.close_connection = True
-        elif body is not None and not body.done:
-            if body.broken or self.expect_continue or not body.drain(DRAIN_LIMIT):
-                # An unread body the client was never asked for (it may or may not
-                # send it now), a broken one, or a too big one: hang up after the answer.
-                self.close_connection = True
+        elif (
+            body is not None and not body.done and (body.broken or self.expect_continue or not body.drain(DRAIN_LIMIT))
+        ):
+            # An unread body the client was never asked for (it may or may not
+            # send it now), a broken one, or a too big one: hang up after the answer.
+            self.close_connection = True
         super().send_headers()
 
     def simple_response(self, status: Any, msg: Any = "") -> None:
@@ -381,7 +399,8 @@ class DevRequest(cheroot_server.HTTPRequest):
             "Connection: close\r\n\r\n"
         ).encode("latin-1")
         method = getattr(self, "method", None) or b"-"
-        logger.info("%s - %s", method.decode("latin-1"), str(status).split(" ", 1)[0])
+        target = (getattr(self, "uri", None) or b"-").split(b"?", 1)[0]  # never the query (tokens)
+        logger.info("%s %s %s", method.decode("latin-1"), target.decode("latin-1"), str(status).split(" ", 1)[0])
         with contextlib.suppress(OSError):
             self.conn.wfile.write(head if method == b"HEAD" else head + ERROR_BODY)
 
@@ -395,7 +414,7 @@ class DevGateway(cheroot_wsgi.Gateway_10):
 
     req: DevRequest
 
-    def get_environ(self) -> dict[str, Any]:
+    def get_environ(self) -> dict[str, Any]:  # type: ignore[override]  # cheroot's stub says None
         env: dict[str, Any] = super().get_environ()
         request = self.req
         # The path as the client sent it, %2F included, like the old runner and bk-repo.
@@ -421,8 +440,13 @@ class DevGateway(cheroot_wsgi.Gateway_10):
             elif isinstance(response, FileRange):
                 self.send_file(response)
             else:
+                sock = self.req.conn.socket
                 for chunk in response:
-                    if chunk:
+                    if not chunk:
+                        continue
+                    if self.req.sent_headers and not self.req.chunked_write:
+                        sock.sendall(chunk)  # past cheroot's pure-Python writer
+                    else:
                         self.write(chunk)
         finally:
             self.req.ensure_headers_sent()
@@ -456,7 +480,7 @@ class DevHTTPServer(cheroot_wsgi.Server):
             numthreads=limits.threads,
             server_name="bkrepo-devserver",
             request_queue_size=128,
-            timeout=limits.idle_timeout,
+            timeout=limits.idle_timeout,  # type: ignore[arg-type]  # seconds; any number works
             accepted_queue_size=limits.max_connections,
             accepted_queue_timeout=0,
         )
