@@ -187,3 +187,23 @@ def test_port_in_use_is_a_plain_message(bkrepo_server: DevServer, tmp_path: Path
     assert result.returncode == 2
     assert f"Cannot listen on 127.0.0.1:{bkrepo_server.port}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_missing_http_server_names_the_extra(tmp_path: Path) -> None:
+    # As if cheroot were not installed: importing it fails.
+    code = (
+        "import sys; sys.modules['cheroot'] = None\n"
+        "from bkstorages_contrib.devserver.__main__ import main\n"
+        f"sys.exit(main(['--port', '0', '--data', {str(tmp_path / 'data')!r}]))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False)
+    assert result.returncode == 2
+    assert "pip install 'bkstorages[devserver]'" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("option", ["--threads", "--max-connections", "--header-timeout", "--max-header-size"])
+def test_limits_must_be_positive(option: str, tmp_path: Path) -> None:
+    result = run_cli(option, "0", "--data", str(tmp_path))
+    assert result.returncode == 2
+    assert f"{option} must be positive" in result.stderr
