@@ -2,9 +2,8 @@
 
 It follows ``bkrepo-protocol.md`` (what real bk-repo does) closely enough
 that a client which works here also works against bk-repo. It is a plain
-WSGI callable, so any WSGI server can run it; ``server.py`` has a fast
-threaded runner that also turns :class:`FileRange` responses into
-``sendfile`` calls.
+WSGI callable, so any WSGI server can run it; ``server.py`` runs it with
+cheroot and turns :class:`FileRange` responses into ``sendfile`` calls.
 
 A request goes: route table (404 ``250130`` when nothing matches) -> CORS for
 the routes bk-repo marks ``@CrossOrigin`` -> method (405 ``250112``) -> the
