@@ -102,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_state_options(parser)
     limits = parser.add_argument_group("limits (what one client may hold)")
-    limits.add_argument("--threads", type=int, default=32, help="requests served at once (default 32)")
+    limits.add_argument("--threads", type=int, default=16, help="requests served at once (default 16)")
     limits.add_argument(
         "--max-connections",
         type=int,

@@ -68,7 +68,7 @@ ERROR_BODY = json.dumps(
 class Limits:
     """What the server allows a client (the dev server's CLI options of the same names)."""
 
-    threads: int = 32
+    threads: int = 16
     max_connections: int = 256
     idle_timeout: float = 60.0
     header_timeout: float = 30.0
