@@ -16,11 +16,25 @@ from typing import IO, Any
 
 from bkstorages.exceptions import IntegrityError
 
-__all__ = ["CHUNK_SIZE", "UploadSource"]
+__all__ = ["CHUNK_SIZE", "ContentError", "UploadSource"]
 
 MiB = 1024 * 1024
 CHUNK_SIZE = MiB  # unit of streaming, both directions
 HASH_UP_FRONT_MAX = 4 * MiB  # seekable content up to this size is hashed before it is sent
+
+
+class ContentError(Exception):
+    """Internal: reading the caller's content failed while a request was sending it.
+
+    Deliberately not an ``OSError``: HTTP libraries take an ``OSError`` raised
+    while a body is sent for a broken connection (and a retry). This wrapper
+    passes through them, and the transport raises ``original`` - the
+    caller's own exception object - at once.
+    """
+
+    def __init__(self, original: BaseException) -> None:
+        super().__init__(str(original))
+        self.original = original
 
 
 class UploadSource:
@@ -93,6 +107,18 @@ class UploadSource:
             if not data:
                 raise IntegrityError(f"the content ended at byte {position}, {end - position} bytes short")
             position += len(data)
+            yield data
+
+    def sending(self, offset: int, length: int) -> Iterator[bytes]:
+        """:meth:`chunks` for a request body: a failure of the content itself becomes :class:`ContentError`."""
+        chunks = self.chunks(offset, length)
+        while True:
+            try:
+                data = next(chunks)
+            except StopIteration:
+                return
+            except OSError as error:
+                raise ContentError(error) from error
             yield data
 
     def compute_sha256(self) -> str:

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from typing import IO, TYPE_CHECKING, Any
 
 from django.core.exceptions import SuspiciousFileOperation
+from django.core.files import File
 from django.core.files.storage import Storage
 from django.core.signals import setting_changed
 from django.utils import timezone
@@ -84,6 +85,31 @@ def clean_name(name: Any) -> str:
             raise SuspiciousFileOperation(f"File name {name!r} has a path segment longer than {MAX_SEGMENT_LENGTH}.")
         parts.append(segment)
     return "/".join(parts)
+
+
+def check_content(content: Any) -> None:
+    """Refuse, before any request, content that is no file (``TypeError``) or a closed file (``ValueError``)."""
+    if not callable(getattr(content, "read", None)):
+        raise TypeError(
+            f"save() needs a file to store (a django File, e.g. ContentFile(b'...'), or an open binary file), "
+            f"not {type(content).__name__}"
+        )
+    if _is_closed(content):
+        raise ValueError(f"save() was given a closed file ({type(content).__name__}); open it again before saving")
+
+
+def _is_closed(content: Any) -> bool:
+    """Whether ``content`` is closed; a django ``File`` by the file it wraps, a ``FieldFile`` not yet opened is not."""
+    from django.db.models.fields.files import FieldFile
+
+    attributes = getattr(content, "__dict__", {})
+    if isinstance(content, FieldFile):
+        inner = attributes.get("_file")  # opened on first use
+        return inner is not None and _is_closed(inner)
+    if isinstance(content, File) and "file" in attributes:
+        inner = attributes["file"]
+        return inner is not None and inner is not content and _is_closed(inner)
+    return getattr(content, "closed", False) is True
 
 
 @dataclass(frozen=True)
@@ -313,7 +339,8 @@ class RemoteStorage(_DeconstructibleStorage):
     # -- save -------------------------------------------------------------------------
 
     def save(self, name: str | None, content: Any, max_length: int | None = None) -> str:
-        """Clean the name first (a leading ``/`` is the bucket root), then Django's save()."""
+        """Check the content and clean the name first (a leading ``/`` is the bucket root), then Django's save()."""
+        check_content(content)
         if name is None:
             name = content.name
         name = self._relative(name)

@@ -30,6 +30,7 @@ from bkstorages.exceptions import (
     DeadlineExceededError,
     TransportError,
 )
+from bkstorages.sources import ContentError
 
 logger = logging.getLogger(__name__)
 
@@ -321,6 +322,9 @@ class Transport:
                     method, url, path, deadline, params=params, headers=headers, json=json_body, data=data
                 )
                 return self._answer(response, method, path, deadline, stream=stream, expect_json=expect_json)
+            except ContentError as failed:
+                # The caller's content could not be read: their error, not the network's; never retried.
+                raise failed.original from None
             except _Retry as retry:
                 error, cause = retry.error, retry.error.__cause__
                 status = None if retry.response is None else retry.response.status_code

@@ -52,7 +52,7 @@ class _StreamBody:
         return self.length
 
     def __iter__(self) -> Iterator[bytes]:
-        for chunk in self.source.chunks(self.offset, self.length):
+        for chunk in self.source.sending(self.offset, self.length):
             if self.hasher is not None:
                 self.hasher.update(chunk)
             self.sent += len(chunk)
