@@ -37,6 +37,14 @@ SMALL_BODY = 64 * 1024  # uploads this small are sent as one piece of bytes
 Part = tuple[int, int, int]  # (sequence number, offset, length) of a block upload part
 
 
+class _CompleteFailed(Exception):
+    """Internal: a block upload's complete had no clear outcome; ``error`` is what it raised."""
+
+    def __init__(self, error: BKStorageError) -> None:
+        super().__init__(str(error))
+        self.error = error
+
+
 class _StreamBody:
     """A request body streamed from an :class:`UploadSource` range, hashed on the way out if ``hashed``."""
 
@@ -201,21 +209,65 @@ class Uploads(RepoAPI):
 
         Raises ObjectAlreadyExists when it holds something else.
         """
+        found = self._stored_sha256(key, source, deadline)
+        if found is None:
+            return None
+        if found == source.sha256:
+            return self._ours(key, source)
+        raise ObjectAlreadyExists("the name is taken by other content", CODE_NODE_EXISTED, path=self.generic_route(key))
+
+    def _stored_sha256(self, key: str, source: UploadSource, deadline: Deadline) -> str | None:
+        """The sha256 ``key`` holds now ("" if not reported), None when absent; ``source.sha256`` is known after."""
         try:
             response = self.head(key, deadline=deadline)
         except ObjectNotFoundError:
             return None
-        stored = (response.headers.get("X-Checksum-Sha256") or response.headers.get("ETag") or "").strip('"').lower()
         if source.sha256 is None:
             source.sha256 = source.compute_sha256()
-        if stored and stored == source.sha256:
-            logger.info("an earlier attempt stored %s already (same sha256)", key)
-            return {"fullPath": "/" + key, "size": source.size, "sha256": stored}
-        raise ObjectAlreadyExists("the name is taken by other content", CODE_NODE_EXISTED, path=self.generic_route(key))
+        return (response.headers.get("X-Checksum-Sha256") or response.headers.get("ETag") or "").strip('"').lower()
+
+    @staticmethod
+    def _ours(key: str, source: UploadSource) -> dict[str, Any]:
+        logger.info("an earlier attempt stored %s already (same sha256)", key)
+        return {"fullPath": "/" + key, "size": source.size, "sha256": source.sha256}
 
     # -- block upload -------------------------------------------------------------
 
     def _block_upload(
+        self,
+        key: str,
+        source: UploadSource,
+        *,
+        overwrite: bool,
+        headers: Mapping[str, str] | None,
+        deadline: Deadline,
+    ) -> dict[str, Any]:
+        """A block upload; started again (while the retry policy allows) when its complete was lost or failed.
+
+        After such a complete the stored object decides: this upload's bytes
+        (by sha256) -> done; absent, or another object that may be
+        overwritten -> start again; another object without overwrite ->
+        ObjectAlreadyExists. (A server restarted during the merge forgets the
+        upload id: its later answer is 251201 although nothing was merged.)
+        """
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                return self._block_upload_once(key, source, overwrite=overwrite, headers=headers, deadline=deadline)
+            except _CompleteFailed as failed:
+                found = self._stored_sha256(key, source, self.new_deadline())
+                if found is not None and found == source.sha256:
+                    return self._ours(key, source)
+                if found is not None and not overwrite:
+                    raise ObjectAlreadyExists(
+                        "the name is taken by other content", CODE_NODE_EXISTED, path=self.generic_route(key)
+                    ) from failed.error
+                if self.retry_policy.gives_up(attempt, deadline):
+                    raise failed.error from None
+                logger.warning("the block upload of %s did not complete (%s); starting it again", key, failed.error)
+
+    def _block_upload_once(
         self,
         key: str,
         source: UploadSource,
@@ -255,25 +307,24 @@ class Uploads(RepoAPI):
     def _complete_block_upload(
         self, key: str, source: UploadSource, upload_id: str, headers: dict[str, str]
     ) -> dict[str, Any]:
-        """Merge the parts; abort the upload if that fails."""
+        """Merge the parts. Raises :class:`_CompleteFailed` when the outcome is unknown (after an abort)."""
         route = self.block_route(key)
-        deadline = self.new_deadline()
-        merged = False
         try:
-            self.request("PUT", route, headers=headers, expect_json=True, idempotent=True, deadline=deadline)
-            merged = True
+            self.request("PUT", route, headers=headers, expect_json=True, idempotent=True, deadline=self.new_deadline())
         except RequestError as error:
-            if error.code != CODE_UPLOAD_ID_NOT_FOUND:
-                raise
-            # A retried merge after the first one merged: check what is stored.
-            merged = True
-            node = self._stored_copy(key, source, deadline)
-            if node is None:
-                raise
-            return node
-        finally:
-            if not merged:
-                self._abort_block_upload(route, upload_id)
+            if error.code == CODE_UPLOAD_ID_NOT_FOUND:
+                # Merged by an earlier attempt whose answer was lost, or forgotten by the server.
+                raise _CompleteFailed(error) from error
+            self._abort_block_upload(route, upload_id)
+            if isinstance(error, (ServerError, InvalidResponseError)):
+                raise _CompleteFailed(error) from error
+            raise
+        except TransportError as error:
+            self._abort_block_upload(route, upload_id)
+            raise _CompleteFailed(error) from error
+        except BaseException:
+            self._abort_block_upload(route, upload_id)
+            raise
         # Every part was checked against its sha256 before the merge; a HEAD now
         # could see another writer's newer object, so the merge is not re-checked.
         return {"fullPath": "/" + key, "size": source.size, "sha256": source.sha256}

@@ -290,3 +290,62 @@ def test_a_failed_block_start_is_retried(
     assert _save(make_storage(**BLOCK_OPTIONS), "block.bin", NEW) == "block.bin"
     assert bucket.read("block.bin") == NEW
     assert fault_proxy.count("POST", routes.block("block.bin")) == 2
+
+
+@pytest.mark.parametrize("existing", [True, False], ids=["overwrite", "new"])
+@pytest.mark.parametrize(
+    ("kind", "params"),
+    [
+        # The server forgot the upload id (restarted during the merge): nothing was merged.
+        ("error", {"status": 400, "code": 251201, "message": "Upload id[x] not found"}),
+        # The merge failed on the server.
+        ("error", {"status": 500}),
+    ],
+    ids=["forgotten id", "failed merge"],
+)
+def test_a_block_upload_whose_complete_was_lost_starts_again(
+    make_storage: Callable[..., Any],
+    fault_proxy: FaultProxy,
+    bucket: Bucket,
+    routes: Routes,
+    existing: bool,
+    kind: str,
+    params: dict[str, Any],
+) -> None:
+    if existing:
+        bucket.put("block.bin", OLD)
+    fault_proxy.add_fault(kind, method="PUT", path_regex=routes.block("block.bin"), **params)
+    storage = make_storage(file_overwrite=existing, **BLOCK_OPTIONS)
+    assert _save(storage, "block.bin", NEW) == "block.bin"
+    assert bucket.read("block.bin") == NEW
+    assert bucket.names() == ["/block.bin"]
+    assert fault_proxy.count("POST", routes.block("block.bin")) == 2  # started again
+    assert fault_proxy.count("PUT", routes.block("block.bin")) == 2
+
+
+def test_a_block_upload_whose_complete_is_always_lost_gives_up_and_keeps_the_old_object(
+    make_storage: Callable[..., Any], fault_proxy: FaultProxy, bucket: Bucket, routes: Routes
+) -> None:
+    bucket.put("block.bin", OLD)
+    fault_proxy.add_fault("error", method="PUT", path_regex=routes.block("block.bin"), times=None, status=500)
+    with pytest.raises(ServerError):
+        _save(make_storage(file_overwrite=True, **BLOCK_OPTIONS), "block.bin", NEW)
+    assert bucket.read("block.bin") == OLD
+    assert fault_proxy.count("POST", routes.block("block.bin")) == MAX_RETRIES + 1  # bounded
+
+
+def test_a_lost_complete_without_overwrite_never_replaces_another_writers_object(
+    make_storage: Callable[..., Any], fault_proxy: FaultProxy, bucket: Bucket, routes: Routes
+) -> None:
+    other = b"another writer's object\n" * 10
+
+    def other_writer_lands() -> None:
+        bucket.put("block.bin", other)
+
+    fault_proxy.add_fault(
+        "error", method="PUT", path_regex=routes.block("block.bin"), status=400, code=251201, action=other_writer_lands
+    )
+    name = _save(make_storage(file_overwrite=False, **BLOCK_OPTIONS), "block.bin", NEW)
+    assert name != "block.bin"  # Django picked another name
+    assert bucket.read("block.bin") == other
+    assert bucket.read(name) == NEW
