@@ -26,6 +26,7 @@ __all__ = [
     "IncompleteDownloadError",
     "IntegrityError",
     "InvalidResponseError",
+    "NameTooLongError",
     "ObjectAlreadyExists",
     "ObjectNotFoundError",
     "PermissionDeniedError",
@@ -35,6 +36,15 @@ __all__ = [
     "TransportError",
     "UploadFailedError",
 ]
+
+
+#: How much of a path or of a server's message an error shows: a name may be kilobytes long.
+SHOWN_LENGTH = 200
+
+
+def shorten(text: str, limit: int = SHOWN_LENGTH) -> str:
+    """``text``, cut to ``limit`` characters with a note of its full length."""
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} characters)"
 
 
 class BKStorageError(Exception):
@@ -59,15 +69,16 @@ class BKStorageError(Exception):
     def __str__(self) -> str:
         parts = []
         if self.method and self.path:
-            parts.append(f"{self.method} {self.path}")
+            parts.append(f"{self.method} {shorten(self.path)}")
         if self.status is not None:
             parts.append(f"HTTP {self.status}")
         if self.code is not None:
             parts.append(f"code {self.code}")
         prefix = ", ".join(parts)
-        if prefix and self.message:
-            return f"{self.message} ({prefix})"
-        return self.message or prefix or self.__class__.__name__
+        message = shorten(self.message, 2 * SHOWN_LENGTH)
+        if prefix and message:
+            return f"{message} ({prefix})"
+        return message or prefix or self.__class__.__name__
 
     def __reduce__(self) -> tuple[Any, ...]:
         # Keyword-only arguments need help to survive pickling (e.g. Celery results).
@@ -144,6 +155,10 @@ class ServerError(RequestError):
 
 class InvalidResponseError(RequestError):
     """The answer was not bk-repo's JSON (an HTML error page from a proxy, broken JSON ...)."""
+
+
+class NameTooLongError(BKStorageError, ValueError):
+    """The name is too long for a bk-repo request line (refused before any request)."""
 
 
 class IntegrityError(BKStorageError):

@@ -28,7 +28,7 @@ from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 
 from bkstorages import compat, conf
-from bkstorages.exceptions import ObjectAlreadyExists
+from bkstorages.exceptions import ObjectAlreadyExists, shorten
 from bkstorages.files import Reader, RemoteFile
 from bkstorages.sources import UploadSource
 from bkstorages.urlcache import SignedURLCache
@@ -64,25 +64,26 @@ def clean_name(name: Any) -> str:
     """
     if not isinstance(name, str):
         raise TypeError(f"storage names must be str, not {type(name).__name__}")
+    shown = repr(shorten(name))  # the errors below never echo a huge name whole
     if _CONTROL_CHARS.search(name):
-        raise SuspiciousFileOperation(f"File name {name!r} contains control characters.")
+        raise SuspiciousFileOperation(f"File name {shown} contains control characters.")
     name = name.replace("\\", "/")
     relative = name.lstrip("/")
     if _DRIVE.match(relative):
-        raise SuspiciousFileOperation(f"File name {name!r} starts with a drive letter.")
+        raise SuspiciousFileOperation(f"File name {shown} starts with a drive letter.")
     parts: list[str] = []
     for segment in relative.split("/"):
         if segment in ("", "."):
             continue
         if segment == "..":
             if not parts:
-                raise SuspiciousFileOperation(f"Detected path traversal attempt in {name!r}.")
+                raise SuspiciousFileOperation(f"Detected path traversal attempt in {shown}.")
             parts.pop()
             continue
         if segment != segment.strip():
-            raise SuspiciousFileOperation(f"File name {name!r} has a path segment with leading or trailing spaces.")
+            raise SuspiciousFileOperation(f"File name {shown} has a path segment with leading or trailing spaces.")
         if len(segment) > MAX_SEGMENT_LENGTH:
-            raise SuspiciousFileOperation(f"File name {name!r} has a path segment longer than {MAX_SEGMENT_LENGTH}.")
+            raise SuspiciousFileOperation(f"File name {shown} has a path segment longer than {MAX_SEGMENT_LENGTH}.")
         parts.append(segment)
     return "/".join(parts)
 
@@ -284,7 +285,7 @@ class RemoteStorage(_DeconstructibleStorage):
         """The clean name relative to the storage root; empty only when ``allow_root``."""
         relative = clean_name(name)
         if not relative and not allow_root:
-            raise SuspiciousFileOperation(f"File name {name!r} is empty; a file name is needed.")
+            raise SuspiciousFileOperation(f"File name {shorten(name)!r} is empty; a file name is needed.")
         return relative
 
     def _key(self, relative: str) -> str:
@@ -292,7 +293,9 @@ class RemoteStorage(_DeconstructibleStorage):
         location = (self._resolved or self._resolve()).location
         key = f"{location}/{relative}" if location and relative else (location or relative)
         if key.count("/") + 1 > MAX_DEPTH:
-            raise SuspiciousFileOperation(f"File name {relative!r} is nested more than {MAX_DEPTH} levels deep.")
+            raise SuspiciousFileOperation(
+                f"File name {shorten(relative)!r} is nested more than {MAX_DEPTH} levels deep."
+            )
         return key
 
     def key(self, name: Any, *, allow_root: bool = False) -> str:

@@ -19,10 +19,13 @@ import zoneinfo
 from collections.abc import Iterator
 from typing import IO, TYPE_CHECKING, Any
 
+from django.core.exceptions import SuspiciousFileOperation
+
 from bkstorages import conf
 from bkstorages.backends.base import ObjectStat, RemoteStorage, resolved
 from bkstorages.client import BKGenericRepoClient, ObjectReader
-from bkstorages.exceptions import ObjectNotFoundError
+from bkstorages.client.repo import checked_path
+from bkstorages.exceptions import NameTooLongError, ObjectNotFoundError
 from bkstorages.files import RemoteFile
 from bkstorages.sources import UploadSource
 
@@ -158,6 +161,15 @@ class BKRepoStorage(RemoteStorage):
     @property
     def project_id(self) -> str:
         return self.project
+
+    def _key(self, relative: str) -> str:
+        """The full key, refused (``SuspiciousFileOperation``) when too long for a bk-repo request line."""
+        key = super()._key(relative)
+        try:
+            checked_path(key)
+        except NameTooLongError as error:
+            raise SuspiciousFileOperation(str(error)) from None
+        return key
 
     # -- the store ------------------------------------------------------------------
 

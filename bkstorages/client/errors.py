@@ -13,6 +13,7 @@ from typing import Any
 import requests
 
 from bkstorages.exceptions import (
+    SHOWN_LENGTH,
     AuthenticationError,
     BKStorageError,
     IntegrityError,
@@ -23,6 +24,7 @@ from bkstorages.exceptions import (
     RateLimitedError,
     RequestError,
     ServerError,
+    shorten,
 )
 
 # bk-repo error codes this client acts on (see the protocol notes in the docs).
@@ -86,7 +88,12 @@ def error_for(
     path: str,
     response: requests.Response | None = None,
 ) -> BKStorageError:
-    """The exception for an answer with this HTTP status, bk-repo code and message."""
+    """The exception for an answer with this HTTP status, bk-repo code and message.
+
+    bk-repo's messages often repeat the path (``Node [...] not found``): a long
+    one is shortened here, so no error carries a whole huge name.
+    """
+    message = shorten(message, 2 * SHOWN_LENGTH)
     if not message:
         reason = response.reason if response is not None and status >= 400 else None
         message = _DEFAULT_MESSAGES.get(status) or reason or "request failed"

@@ -10,9 +10,15 @@ import requests
 
 from bkstorages.client.errors import CODE_REPOSITORY_NOT_FOUND
 from bkstorages.client.transport import Answer, Deadline, Transport
-from bkstorages.exceptions import InvalidResponseError, ObjectNotFoundError
+from bkstorages.exceptions import InvalidResponseError, NameTooLongError, ObjectNotFoundError, shorten
 
 _TEMPORARY_URL_ROUTE = "/generic/temporary/url/create"
+#: The longest percent-encoded name (location included) sent to bk-repo. Its
+#: gateway is nginx with ``large_client_header_buffers`` left at the default
+#: ``4 8k`` (``src/gateway/nginx.conf`` does not raise it; Spring Boot's
+#: header limit behind it is 8 KiB too), so a request line over 8 KiB is a
+#: 414. 1 KiB of that is left for the method, route, project, bucket and query.
+MAX_ENCODED_NAME = 7 * 1024
 
 
 def encode_path(path: str) -> str:
@@ -22,6 +28,17 @@ def encode_path(path: str) -> str:
     ``?``, ``%``, ``+``, spaces and non-ASCII round-trip.
     """
     return quote(path, safe="/")
+
+
+def checked_path(key: str) -> str:
+    """:func:`encode_path` of ``key``; :class:`NameTooLongError` when it would not fit a request line."""
+    encoded = encode_path(key)
+    if len(encoded) > MAX_ENCODED_NAME:
+        raise NameTooLongError(
+            f"the name {shorten(key, 60)!r} is too long for bk-repo: {len(encoded)} bytes percent-encoded, "
+            f"at most {MAX_ENCODED_NAME}"
+        )
+    return encoded
 
 
 class RepoAPI(Transport):
@@ -35,15 +52,15 @@ class RepoAPI(Transport):
     # -- routes -----------------------------------------------------------------
 
     def generic_route(self, key: str) -> str:
-        return f"/generic/{self.project}/{self.bucket}/{encode_path(key)}"
+        return f"/generic/{self.project}/{self.bucket}/{checked_path(key)}"
 
     def block_route(self, key: str) -> str:
-        return f"/generic/block/{self.project}/{self.bucket}/{encode_path(key)}"
+        return f"/generic/block/{self.project}/{self.bucket}/{checked_path(key)}"
 
     def public_url(self, key: str, *, preview: bool = False, base_url: str | None = None) -> str:
         """The permanent URL of ``key`` in a public repository (no request made)."""
         base = (base_url or f"{self.endpoint_url}/generic/{self.project}/{self.bucket}").rstrip("/")
-        url = f"{base}/{encode_path(key)}"
+        url = f"{base}/{checked_path(key)}"
         return url + "?preview=true" if preview else url
 
     # -- objects ----------------------------------------------------------------
@@ -64,7 +81,7 @@ class RepoAPI(Transport):
         """Node detail (``data``) with the server's time zone (``zone``), dates asked for in UTC."""
         return self.request(
             "GET",
-            f"/repository/api/node/detail/{self.project}/{self.bucket}/{encode_path(key)}",
+            f"/repository/api/node/detail/{self.project}/{self.bucket}/{checked_path(key)}",
             headers={"X-BKREPO-Time-Zone": "UTC"},
             expect_json=True,
         )
@@ -85,7 +102,7 @@ class RepoAPI(Transport):
         """One page of the direct children of folder ``key`` (bk-repo's ``Page``); ``deep``: every file below it."""
         answer = self.request(
             "GET",
-            f"/repository/api/node/page/{self.project}/{self.bucket}/{encode_path(key)}",
+            f"/repository/api/node/page/{self.project}/{self.bucket}/{checked_path(key)}",
             params={
                 "pageNumber": page_number,
                 "pageSize": page_size or self.list_page_size,
@@ -164,6 +181,8 @@ class RepoAPI(Transport):
         wanted = list(dict.fromkeys(keys))
         if not wanted:
             return {}
+        for key in wanted:
+            checked_path(key)  # the URL must be usable
         body: dict[str, Any] = {
             "projectId": self.project,
             "repoName": self.bucket,

@@ -13,8 +13,10 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.core.exceptions import SuspiciousFileOperation
 from django.core.files import File
 
+from bkstorages.exceptions import NameTooLongError
 from tests.faultproxy import FaultProxy
 from tests.faults.conftest import Bucket, Routes
 
@@ -102,3 +104,60 @@ def test_saving_a_closed_file_is_a_value_error_before_any_request(
         with pytest.raises(ValueError, match="closed file"):
             storage.save("closed.txt", content)
     assert fault_proxy.seen == []
+
+
+# Names too long for a bk-repo request line ----------------------------------------
+
+LONG_NAME = "/".join(["\u4e2d" * 300] * 3)  # 900 characters, 8,102 bytes percent-encoded
+
+
+def test_a_name_too_long_for_a_request_line_is_refused_before_any_request(
+    make_storage: Callable[..., Any], fault_proxy: FaultProxy
+) -> None:
+    storage = make_storage(file_overwrite=False)
+    for operation in (
+        lambda: storage.save(LONG_NAME, File(io.BytesIO(b"data"), name="x")),
+        lambda: storage.exists(LONG_NAME),
+        lambda: storage.open(LONG_NAME).read(),
+        lambda: storage.size(LONG_NAME),
+        lambda: storage.url(LONG_NAME),
+        lambda: storage.delete(LONG_NAME),
+        lambda: storage.listdir(LONG_NAME),
+    ):
+        with pytest.raises(SuspiciousFileOperation, match="too long for bk-repo") as caught:
+            operation()
+        assert len(str(caught.value)) < 300
+        assert "at most 7168" in str(caught.value)
+    assert fault_proxy.seen == []
+
+
+def test_the_client_refuses_a_name_too_long_with_a_value_error(
+    make_storage: Callable[..., Any], fault_proxy: FaultProxy
+) -> None:
+    client = make_storage().client
+    with pytest.raises(ValueError, match="too long for bk-repo") as caught:
+        client.exists(LONG_NAME)
+    assert isinstance(caught.value, NameTooLongError)
+    with pytest.raises(NameTooLongError):
+        client.generate_presigned_url(LONG_NAME, 60)
+    assert fault_proxy.seen == []
+
+
+def test_the_longest_name_allowed_round_trips(make_storage: Callable[..., Any], bucket: Bucket) -> None:
+    name = "/".join(["n" * 1000] * 7) + "/" + "e" * 160  # 7,167 bytes encoded
+    storage = make_storage()
+    assert storage.save(name, File(io.BytesIO(b"long name"), name="x")) == name
+    assert storage.open(name).read() == b"long name"
+    assert bucket.read(name) == b"long name"
+
+
+def test_no_error_echoes_a_huge_name_whole(make_storage: Callable[..., Any]) -> None:
+    name = "/".join(["m" * 1000] * 7)  # allowed, but not there
+    storage = make_storage()
+    with pytest.raises(FileNotFoundError) as caught:
+        storage.size(name)
+    assert len(str(caught.value)) < 1200
+    assert "characters)" in str(caught.value)  # cut, with the full length noted
+    with pytest.raises(SuspiciousFileOperation) as refused:
+        storage.exists("x" * 5000)  # one segment over bk-repo's 1024
+    assert len(str(refused.value)) < 400
