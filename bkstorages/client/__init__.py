@@ -20,6 +20,7 @@ cleaned paths such as ``"media/a b.txt"`` (no leading slash);
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from bkstorages.client.compat3x import Compat3x
 
@@ -94,6 +95,12 @@ class BKGenericRepoClient(Compat3x):
             raise TypeError(f"unknown BKGenericRepoClient options: {', '.join(sorted(unknown))}")
         self.bucket = bucket
         self.project = project
+        if "@" in urlsplit(endpoint_url).netloc:
+            # Never quoted: it would show the password.
+            raise ValueError(
+                "endpoint_url must not contain credentials: pass username= and password= "
+                "(BKREPO_USERNAME and BKREPO_PASSWORD for the storages)"
+            )
         self.endpoint_url = endpoint_url.rstrip("/")
         self.username = username or None
         self._password = password or None

@@ -495,3 +495,35 @@ def test_static_storage_bucket_and_location_by_class_attribute(clean_env: pytest
             clean_env.delenv("BKREPO_STATIC_BUCKET")
             assert (storage.bucket, storage.location) == ("pub", "static")  # blank: as if not set
     assert storage.deconstruct()[2] == {}
+
+
+@pytest.mark.parametrize("where", ["keyword", "setting", "environment"])
+def test_an_endpoint_with_credentials_never_shows_the_password(clean_env: pytest.MonkeyPatch, where: str) -> None:
+    endpoint = "http://admin:s3cret-password@127.0.0.1:9"
+    if where == "keyword":
+        with pytest.raises(ImproperlyConfigured, match="BKREPO_USERNAME and BKREPO_PASSWORD") as info:
+            BKRepoStorage(endpoint_url=endpoint, password="other-s3cret")
+        assert "s3cret" not in str(info.value)
+        return
+    if where == "environment":
+        clean_env.setenv("BKREPO_ENDPOINT_URL", endpoint)
+        settings = {key: value for key, value in BASE.items() if key != "BKREPO_ENDPOINT_URL"}
+    else:
+        settings = {**BASE, "BKREPO_ENDPOINT_URL": endpoint}
+    with override_settings(**settings):
+        storage = BKRepoStorage(password="other-s3cret", location="m")
+        for show in (repr, str):
+            assert "s3cret" not in show(storage)
+        assert "s3cret" not in repr(storage.deconstruct())
+        with pytest.raises(ImproperlyConfigured, match="BKREPO_USERNAME and BKREPO_PASSWORD") as info:
+            storage.exists("a.txt")
+        assert "s3cret" not in str(info.value)
+        assert "s3cret" not in repr(storage)
+
+
+def test_the_client_refuses_an_endpoint_with_credentials_without_showing_it() -> None:
+    from bkstorages.client import BKGenericRepoClient
+
+    with pytest.raises(ValueError, match="BKREPO_USERNAME and BKREPO_PASSWORD") as info:
+        BKGenericRepoClient("b", "p", "http://admin:s3cret-password@127.0.0.1:9", "admin", "pw")
+    assert "s3cret" not in str(info.value)
