@@ -30,106 +30,41 @@ from __future__ import annotations
 
 import datetime
 import hashlib
-import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from django.contrib.staticfiles.storage import HashedFilesMixin, ManifestFilesMixin
 
-from bkstorages.backends.base import clean_name
+from bkstorages.backends.base import ObjectStat, clean_name
 from bkstorages.backends.bkrepo import BKRepoPublicStorage
 
 __all__ = ["BKRepoManifestStaticStorage", "BKRepoStaticStorage"]
 
 DEFAULT_STATIC_LOCATION = "static"
-# How long the metadata from exists() may answer the get_modified_time() that follows it.
+# How long a listing of the static folder answers exists() and get_modified_time() after its last use.
 RECENT_SECONDS = 5.0
 
 
-class BKRepoStaticStorage(BKRepoPublicStorage):
-    """Static files in a public repository, under ``static/``; overwrite on, permanent URLs.
-
-    ``collectstatic`` asks ``exists(name)`` and then ``get_modified_time(name)``
-    for every file; here both are answered by one metadata request: the
-    answer of ``exists()`` is kept (per thread, for a few seconds) for the
-    ``get_modified_time()`` of the same name that follows it.
-    """
-
-    #: Collected files replace the previous version under the same name.
-    file_overwrite = True
-    #: The repository is treated as public: URLs are built locally and never signed.
-    public = True
-
-    #: The repository: ``BKREPO_STATIC_BUCKET``, else ``BKREPO_PUBLIC_BUCKET``.
-    bucket_setting = ("BKREPO_STATIC_BUCKET", "BKREPO_PUBLIC_BUCKET")
-    #: The folder for static files: ``BKREPO_STATIC_LOCATION``, default ``"static"``.
-    location_setting = "BKREPO_STATIC_LOCATION"
-    location_default = DEFAULT_STATIC_LOCATION
-
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._recent = threading.local()
-
-    def exists(self, name: str) -> bool:
-        if not clean_name(name):
-            return super().exists(name)  # the root (or the location folder)
-        try:
-            info = self.stat(name)
-        except FileNotFoundError:
-            self._recent.stat = None
-            return False
-        self._recent.stat = (name, info, time.monotonic())
-        return True
-
-    def get_modified_time(self, name: str) -> datetime.datetime:
-        recent = getattr(self._recent, "stat", None)
-        self._recent.stat = None
-        if recent is not None:
-            recent_name, info, when = recent
-            if recent_name == name and time.monotonic() - when < RECENT_SECONDS:
-                if info.modified_time is None:
-                    raise NotImplementedError("the store reports no modification time")
-                return info.modified_time
-        return super().get_modified_time(name)
-
-    def __getstate__(self) -> dict[str, Any]:
-        state = super().__getstate__()
-        state.pop("_recent", None)
-        return state
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        super().__setstate__(state)
-        self._recent = threading.local()
-
-
-@dataclass
-class _Stored:
-    sha256: str | None
-    md5: str | None
-
-
-class _KnownDigest:
-    """Stands for a stored file's content where only its md5 is needed (``file_hash``)."""
-
-    def __init__(self, md5: str) -> None:
-        self.md5 = md5
-
-
-class _Snapshot:
+class _Listing:
     """The static folder as one listing said, kept up to date with this storage's own changes.
 
-    Deletes are held back until the end: Django deletes a processed file and
-    saves it again, most often with the very same content, which then costs
-    no request at all.
+    ``holding`` (the manifest storage while it post-processes): deletes wait
+    until :meth:`take_deleted`, since Django deletes a processed file and
+    saves it again, most often with the very same content.
     """
 
-    def __init__(self, files: dict[str, _Stored]) -> None:
+    def __init__(self, files: dict[str, ObjectStat]) -> None:
         self.files = files
         self.deleted: set[str] = set()
+        self.holding = False
+        self.used = time.monotonic()
         self._folders: set[str] | None = None
+        self._by_sha256: dict[str, str] | None = None
+
+    def file(self, name: str) -> ObjectStat | None:
+        return None if name in self.deleted else self.files.get(name)
 
     def exists(self, name: str) -> bool:
         if name in self.files:
@@ -137,10 +72,6 @@ class _Snapshot:
         if self._folders is None:
             self._folders = {path.rsplit("/", i)[0] for path in self.files for i in range(1, path.count("/") + 1)}
         return name in self._folders
-
-    def md5(self, name: str) -> str | None:
-        stored = self.files.get(name)
-        return stored.md5 if stored is not None and name not in self.deleted else None
 
     def holds(self, name: str, sha256: str) -> bool:
         """The same content is stored under ``name`` (maybe waiting to be deleted): keep it."""
@@ -150,10 +81,32 @@ class _Snapshot:
         self.deleted.discard(name)
         return True
 
-    def stored(self, name: str, sha256: str, md5: str) -> None:
-        self.files[name] = _Stored(sha256, md5)
+    def same_content(self, sha256: str) -> str | None:
+        """A name that holds exactly this content, to copy from."""
+        if self._by_sha256 is None:
+            self._by_sha256 = {stat.sha256: name for name, stat in self.files.items() if stat.sha256}
+        name = self._by_sha256.get(sha256)
+        return None if name is None or name in self.deleted else name
+
+    def stored(self, name: str, size: int, digests: tuple[str, str] | None) -> None:
+        """Saved by this storage: present, with its digests; its time is the store's to say."""
+        sha256, md5 = digests or (None, None)
+        self.files[name] = ObjectStat(name, size, sha256, md5, None, None, False)
         self.deleted.discard(name)
         self._folders = None
+        if sha256 is not None and self._by_sha256 is not None:
+            self._by_sha256[sha256] = name
+
+    def removed(self, name: str) -> None:
+        self.files.pop(name, None)
+        self.deleted.discard(name)
+        self._by_sha256 = None
+
+    def take_deleted(self) -> list[str]:
+        names, self.deleted = sorted(self.deleted), set()
+        for name in names:
+            self.removed(name)
+        return names
 
 
 def _digests(content: Any) -> tuple[str, str] | None:
@@ -171,67 +124,123 @@ def _digests(content: Any) -> tuple[str, str] | None:
     return sha256.hexdigest(), md5.hexdigest()
 
 
+class BKRepoStaticStorage(BKRepoPublicStorage):
+    """Static files in a public repository, under ``static/``; overwrite on, permanent URLs.
+
+    ``collectstatic`` asks ``exists(name)`` and ``get_modified_time(name)``
+    for every file; both are answered from one listing of the static folder
+    (sizes, digests and times of every file, one request per 10,000 files),
+    taken at the first question and trusted while questions keep coming (up
+    to a few seconds apart). Files this storage saves or deletes meanwhile
+    are kept up to date in it; their time is asked from bk-repo.
+    """
+
+    #: Collected files replace the previous version under the same name.
+    file_overwrite = True
+    #: The repository is treated as public: URLs are built locally and never signed.
+    public = True
+
+    #: The repository: ``BKREPO_STATIC_BUCKET``, else ``BKREPO_PUBLIC_BUCKET``.
+    bucket_setting = ("BKREPO_STATIC_BUCKET", "BKREPO_PUBLIC_BUCKET")
+    #: The folder for static files: ``BKREPO_STATIC_LOCATION``, default ``"static"``.
+    location_setting = "BKREPO_STATIC_LOCATION"
+    location_default = DEFAULT_STATIC_LOCATION
+
+    _listing: _Listing | None = None
+
+    def _current_listing(self) -> _Listing:
+        listing = self._listing
+        if listing is None or (not listing.holding and time.monotonic() - listing.used > RECENT_SECONDS):
+            listing = self._listing = _Listing({stat.name: stat for stat in self.iter_files("")})
+        listing.used = time.monotonic()
+        return listing
+
+    def exists(self, name: str) -> bool:
+        relative = clean_name(name)
+        if not relative:
+            return super().exists(name)  # the root (or the location folder)
+        return self._current_listing().exists(relative)
+
+    def get_modified_time(self, name: str) -> datetime.datetime:
+        stat = self._current_listing().file(clean_name(name))
+        if stat is None or stat.modified_time is None:
+            return super().get_modified_time(name)  # saved here, a folder, or missing: ask bk-repo
+        return stat.modified_time
+
+    def delete(self, name: str) -> None:
+        listing, relative = self._listing, self._relative(name)
+        if listing is not None and listing.holding:
+            if relative in listing.files:
+                listing.deleted.add(relative)
+            return
+        super().delete(name)
+        if listing is not None:
+            listing.removed(relative)
+
+    def _save(self, name: str, content: Any) -> str:
+        listing = self._listing
+        if listing is None:
+            return str(super()._save(name, content))
+        digests = _digests(content)
+        if listing.holding and digests is not None:
+            relative = self._relative(name)
+            if listing.holds(relative, digests[0]):
+                return relative  # that content is there already
+            origin = listing.same_content(digests[0])
+            if origin is not None:  # bk-repo copies it: no bytes sent
+                self.copy(origin, relative, overwrite=True)
+                listing.stored(relative, getattr(content, "size", 0) or 0, digests)
+                return relative
+        saved = str(super()._save(name, content))
+        listing.stored(saved, getattr(content, "size", 0) or 0, digests)
+        return saved
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = super().__getstate__()
+        state.pop("_listing", None)
+        return state
+
+
+class _KnownDigest:
+    """Stands for a stored file's content where only its md5 is needed (``file_hash``)."""
+
+    def __init__(self, md5: str) -> None:
+        self.md5 = md5
+
+
 class BKRepoManifestStaticStorage(ManifestFilesMixin, BKRepoStaticStorage):  # type: ignore[misc]  # url(name, force) vs url(name, expire)
     """``BKRepoStaticStorage`` with hashed file names and a ``staticfiles.json`` manifest.
 
-    While ``collectstatic`` post-processes, one listing of the static folder
-    answers ``exists()`` and gives the md5 that Django's hashed names are made
-    of (no file is read back to hash it); a file saved with the content it
-    already has is not sent again, and a deleted file that is saved again is
-    never deleted. So a run where nothing changed uploads nothing.
+    While ``collectstatic`` post-processes, the listing of the static folder
+    also gives the md5 that Django's hashed names are made of (no file is
+    read back to hash it); a file saved with the content it already has is
+    not sent again, a file whose content is stored under another name (a
+    hashed copy of an original) is copied by bk-repo, and a deleted file that
+    is saved again is never deleted. So a run where nothing changed uploads
+    nothing.
     """
 
-    _snapshot: _Snapshot | None = None
-
     def post_process(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
-        if kwargs.get("dry_run") or self._snapshot is not None:
+        if kwargs.get("dry_run"):
             yield from super().post_process(*args, **kwargs)
             return
-        self._snapshot = self._list_static_files()
+        listing = self._current_listing()
+        listing.holding = True
         try:
             yield from super().post_process(*args, **kwargs)
-            for name in sorted(self._snapshot.deleted):
+            listing.holding = False
+            for name in listing.take_deleted():
                 super().delete(name)
         finally:
-            self._snapshot = None
-
-    def _list_static_files(self) -> _Snapshot:
-        return _Snapshot({stat.name: _Stored(stat.sha256, stat.md5) for stat in self.iter_files("")})
-
-    def exists(self, name: str) -> bool:
-        snapshot, relative = self._snapshot, clean_name(name)
-        if snapshot is None or not relative:
-            return super().exists(name)
-        return snapshot.exists(relative)
-
-    def delete(self, name: str) -> None:
-        snapshot = self._snapshot
-        if snapshot is None:
-            super().delete(name)
-            return
-        relative = self._relative(name)
-        if relative in snapshot.files:
-            snapshot.deleted.add(relative)
-
-    def _save(self, name: str, content: Any) -> str:
-        snapshot = self._snapshot
-        digests = None if snapshot is None else _digests(content)
-        if snapshot is None or digests is None:
-            return str(super()._save(name, content))
-        relative = self._relative(name)
-        if snapshot.holds(relative, digests[0]):
-            return relative
-        saved = str(super()._save(relative, content))
-        snapshot.stored(saved, *digests)
-        return saved
+            listing.holding = False
 
     def hashed_name(self, name: str, content: Any = None, filename: str | None = None) -> str:
-        snapshot = self._snapshot
-        if content is None and snapshot is not None and type(self).file_hash is BKRepoManifestStaticStorage.file_hash:
+        listing = self._listing
+        if content is None and listing is not None and type(self).file_hash is BKRepoManifestStaticStorage.file_hash:
             target = (filename and urlsplit(unquote(filename)).path.strip()) or urlsplit(unquote(name)).path.strip()
-            md5 = snapshot.md5(clean_name(target))
-            if md5:
-                content = _KnownDigest(md5)
+            stat = listing.file(clean_name(target))
+            if stat is not None and stat.md5:
+                content = _KnownDigest(stat.md5)
         return str(super().hashed_name(name, content, filename))
 
     def file_hash(self, name: str, content: Any = None) -> str | None:

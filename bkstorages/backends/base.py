@@ -452,15 +452,15 @@ class RemoteStorage(_DeconstructibleStorage):
         return self.file_overwrite if overwrite is None else bool(overwrite)
 
     def iter_files(self, path: str = "") -> Iterator[ObjectStat]:
-        """Every file below the folder ``path`` with its size and digests, from listing pages.
+        """Every file below the folder ``path`` with its size, digests and times, from listing pages.
 
         One request per page (``BKREPO_LIST_PAGE_SIZE`` files) instead of one
-        per file; names are relative to the storage root. Times are not
-        listed (``None``): ask :meth:`stat` for them.
+        per file; names are relative to the storage root.
         """
         prefix = self._relative(path, allow_root=True)
-        for name, size, sha256, md5 in self._store_walk(self._key(prefix)):
-            yield ObjectStat(name, size, sha256, md5, None, None, False)
+        for stat in self._store_walk(self._key(prefix)):
+            modified, created = self._django_time(stat.modified_time), self._django_time(stat.created_time)
+            yield ObjectStat(stat.name, stat.size, stat.sha256, stat.md5, modified, created, False)
 
     def size(self, name: str) -> int:
         return self._store_size(self.key(name))
@@ -589,8 +589,8 @@ class RemoteStorage(_DeconstructibleStorage):
     def _store_list(self, key: str) -> Iterator[tuple[str, bool]]:
         raise NotImplementedError(f"{type(self).__name__} must implement _store_list()")
 
-    def _store_walk(self, key: str) -> Iterator[tuple[str, int, str | None, str | None]]:
-        """(name relative to the storage root, size, sha256, md5) of every file below folder ``key``."""
+    def _store_walk(self, key: str) -> Iterator[ObjectStat]:
+        """Every file below folder ``key``, named relative to the storage root."""
         raise NotImplementedError(f"{type(self).__name__} must implement _store_walk()")
 
     def _store_copy(self, source: str, target: str, *, overwrite: bool, move: bool) -> None:

@@ -217,12 +217,21 @@ class BKRepoStorage(RemoteStorage):
         for record in self.client.iter_children(key):
             yield str(record["name"]), bool(record.get("folder"))
 
-    def _store_walk(self, key: str) -> Iterator[tuple[str, int, str | None, str | None]]:
+    def _store_walk(self, key: str) -> Iterator[ObjectStat]:
         skip = len(self.location) + 2 if self.location else 1  # "/" + location + "/"
-        for record in self.client.iter_children(key, deep=True):
-            if not record.get("folder"):
-                name = str(record["fullPath"])[skip:]
-                yield name, int(record.get("size") or 0), record.get("sha256"), record.get("md5")
+        for record, zone_name in self.client.iter_files(key):
+            if record.get("folder"):
+                continue
+            zone = parse_zone(zone_name) or zoneinfo.ZoneInfo(self.time_zone)
+            yield ObjectStat(
+                name=str(record["fullPath"])[skip:],
+                size=int(record.get("size") or 0),
+                sha256=record.get("sha256"),
+                md5=record.get("md5"),
+                modified_time=parse_datetime(record.get("lastModifiedDate"), zone),
+                created_time=parse_datetime(record.get("createdDate"), zone),
+                is_dir=False,
+            )
 
     def _store_copy(self, source: str, target: str, *, overwrite: bool, move: bool) -> None:
         self.client.copy_node(source, target, overwrite=overwrite, move=move)

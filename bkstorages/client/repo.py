@@ -100,7 +100,10 @@ class RepoAPI(Transport):
         self, key: str, page_number: int, page_size: int | None = None, *, deep: bool = False
     ) -> dict[str, Any]:
         """One page of the direct children of folder ``key`` (bk-repo's ``Page``); ``deep``: every file below it."""
-        answer = self.request(
+        return self._page(key, page_number, page_size, deep=deep).data or {}
+
+    def _page(self, key: str, page_number: int, page_size: int | None, *, deep: bool) -> Answer:
+        return self.request(
             "GET",
             f"/repository/api/node/page/{self.project}/{self.bucket}/{checked_path(key)}",
             params={
@@ -112,9 +115,9 @@ class RepoAPI(Transport):
                 # Without an order, MongoDB's natural order may shift between pages.
                 "sort": "true",
             },
+            headers={"X-BKREPO-Time-Zone": "UTC"},
             expect_json=True,
         )
-        return answer.data or {}
 
     def iter_children(self, key: str, page_size: int | None = None, *, deep: bool = False) -> Iterator[dict[str, Any]]:
         """Every direct child of folder ``key`` (``deep``: every file below it), page after page.
@@ -122,12 +125,25 @@ class RepoAPI(Transport):
         A missing folder has none. Each record is bk-repo's ``NodeInfo``: name,
         ``fullPath``, size, sha256, md5 and dates.
         """
+        for records, _zone in self._pages(key, page_size, deep=deep):
+            yield from records
+
+    def iter_files(self, key: str, page_size: int | None = None) -> Iterator[tuple[dict[str, Any], str | None]]:
+        """Every file below folder ``key`` (deep listing pages), with the time zone its dates are in."""
+        for records, zone in self._pages(key, page_size, deep=True):
+            for record in records:
+                yield record, zone
+
+    def _pages(
+        self, key: str, page_size: int | None, *, deep: bool
+    ) -> Iterator[tuple[list[dict[str, Any]], str | None]]:
         size = page_size or self.list_page_size
         page_number = 1
         while True:
-            page = self.list_page(key, page_number, size, deep=deep)
+            answer = self._page(key, page_number, size, deep=deep)
+            page = answer.data or {}
             records = page.get("records") or []
-            yield from records
+            yield records, answer.zone
             total_pages = page.get("totalPages")
             if len(records) < size or (isinstance(total_pages, int) and 0 < total_pages <= page_number):
                 return
