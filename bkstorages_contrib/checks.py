@@ -5,22 +5,9 @@ the first of the same problems at first use); they never talk to bk-repo
 (``manage.py bkrepo_check`` does that). Every message has an id and a hint
 saying how to fix it.
 
-=================  ============================================================
-Id                 Problem
-=================  ============================================================
-bkstorages.E001    a required setting is missing for a configured storage
-bkstorages.E002    the endpoint URL is malformed
-bkstorages.E003    a setting or option has the wrong type (e.g. ``"false"``)
-bkstorages.E004    the signed-URL expiry is not a positive number
-bkstorages.E005    a private storage uses the public bucket
-bkstorages.E006    a storage ``BACKEND`` inside bkstorages cannot be imported
-bkstorages.E007    a storage's ``OPTIONS`` contain an unknown key
-bkstorages.E008    an option has a value out of range (timeouts, sizes, location, time zone, base URL)
-bkstorages.W001    ``DEFAULT_FILE_STORAGE`` is set but ignored (Django >= 5.1)
-bkstorages.W002    ``STATICFILES_STORAGE`` is set but ignored (Django >= 5.1)
-bkstorages.W003    no username or password: only public reads will work
-bkstorages.W004    the static storage points at the private bucket
-=================  ============================================================
+:data:`CHECKS` is the table of every check: its id, level, the problem it
+reports and a configuration that shows it. The messages are made from it
+(:func:`report`), and the documentation's reference page is written from it.
 """
 
 from __future__ import annotations
@@ -50,6 +37,134 @@ CHECK_IDS = {
 }
 
 _MISSING: Any = object()
+
+# A configuration the checks accept, which each example below changes in one place.
+_EXAMPLE_BASE: dict[str, Any] = {
+    "BKREPO_ENDPOINT_URL": "https://bkrepo.example.com",
+    "BKREPO_USERNAME": "site",
+    "BKREPO_PASSWORD": "secret",
+    "BKREPO_PROJECT": "demo",
+    "BKREPO_BUCKET": "files",
+    "BKREPO_PUBLIC_BUCKET": "public",
+    "BKREPO_PRIVATE_BUCKET": "private",
+    "STORAGES": {
+        "default": {"BACKEND": "bkstorages.backends.bkrepo.BKRepoStorage"},
+        "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    },
+}
+
+
+@dataclass(frozen=True)
+class Check:
+    """One system check: its id, level and the problem it reports.
+
+    ``example`` holds Django settings that make it report (on top of a good
+    configuration); ``since`` is the first Django version it applies to.
+    """
+
+    id: str
+    level: type[checks.Error] | type[checks.Warning]
+    problem: str
+    example: dict[str, Any]
+    since: tuple[int, int] = (4, 2)
+
+    def settings(self) -> dict[str, Any]:
+        """The example's whole configuration."""
+        return {**_EXAMPLE_BASE, **self.example}
+
+
+def _storages(**aliases: dict[str, Any]) -> dict[str, Any]:
+    return {"STORAGES": {**_EXAMPLE_BASE["STORAGES"], **aliases}}
+
+
+CHECKS: tuple[Check, ...] = (
+    Check(
+        "bkstorages.E001",
+        checks.Error,
+        "a configured bkstorages storage has no endpoint, project or bucket",
+        {"BKREPO_PROJECT": None},
+    ),
+    Check(
+        "bkstorages.E002",
+        checks.Error,
+        "the endpoint is not the ``http(s)://`` URL of bk-repo's gateway root",
+        {"BKREPO_ENDPOINT_URL": "https://bkrepo.example.com/generic"},
+    ),
+    Check(
+        "bkstorages.E003",
+        checks.Error,
+        'a setting or option has the wrong type, such as the string ``"false"`` for a boolean',
+        {"BKREPO_FILE_OVERWRITE": "false"},
+    ),
+    Check(
+        "bkstorages.E004",
+        checks.Error,
+        "the lifetime of signed links is not a positive number of seconds",
+        {"BKREPO_URL_EXPIRE_SECONDS": 0},
+    ),
+    Check(
+        "bkstorages.E005",
+        checks.Error,
+        "a private storage uses the public bucket",
+        {
+            "BKREPO_PRIVATE_BUCKET": "public",
+            **_storages(private={"BACKEND": "bkstorages.backends.bkrepo.BKRepoPrivateStorage"}),
+        },
+    ),
+    Check(
+        "bkstorages.E006",
+        checks.Error,
+        "a storage ``BACKEND`` inside bkstorages cannot be imported",
+        _storages(default={"BACKEND": "bkstorages.backends.bkrepo.BKRepoStorge"}),
+    ),
+    Check(
+        "bkstorages.E007",
+        checks.Error,
+        "a storage's ``OPTIONS`` have a key that is no option",
+        _storages(default={"BACKEND": "bkstorages.backends.bkrepo.BKRepoStorage", "OPTIONS": {"bukcet": "files"}}),
+    ),
+    Check(
+        "bkstorages.E008",
+        checks.Error,
+        "an option has a value out of range (a timeout or size, the location, the time zone, the public base URL)",
+        {"BKREPO_CONNECT_TIMEOUT": 0},
+    ),
+    Check(
+        "bkstorages.W001",
+        checks.Warning,
+        "``DEFAULT_FILE_STORAGE`` is set, but Django 5.1 and later ignore it",
+        {"DEFAULT_FILE_STORAGE": "bkstorages.backends.bkrepo.BKRepoPublicStorage"},
+        since=(5, 1),
+    ),
+    Check(
+        "bkstorages.W002",
+        checks.Warning,
+        "``STATICFILES_STORAGE`` is set, but Django 5.1 and later ignore it",
+        {"STATICFILES_STORAGE": "bkstorages_contrib.staticfiles.BKRepoStaticStorage"},
+        since=(5, 1),
+    ),
+    Check(
+        "bkstorages.W003",
+        checks.Warning,
+        "a configured storage has no username or password, so only anonymous reads of public buckets work",
+        {"BKREPO_PASSWORD": None},
+    ),
+    Check(
+        "bkstorages.W004",
+        checks.Warning,
+        "the static-files storage uses the private bucket, whose files browsers cannot load without a signed link",
+        {
+            "BKREPO_STATIC_BUCKET": "private",
+            **_storages(staticfiles={"BACKEND": "bkstorages_contrib.staticfiles.BKRepoStaticStorage"}),
+        },
+    ),
+)
+CHECK_BY_ID = {check.id: check for check in CHECKS}
+
+
+def report(check_id: str, message: str, hint: str | None) -> checks.CheckMessage:
+    """The message of check ``check_id`` (one of :data:`CHECKS`), at its level."""
+    return CHECK_BY_ID[check_id].level(message, hint=hint, id=check_id)
 
 
 @dataclass(frozen=True)
@@ -136,7 +251,7 @@ def _message(problem: conf.Problem, label: str = "") -> checks.CheckMessage:
     message = problem.message
     if label and problem.kind == "missing":
         message = f"{label} has no {problem.option}: {problem.message}"
-    return checks.Error(message, hint=problem.hint or None, id=check_id)
+    return report(check_id, message, problem.hint or None)
 
 
 # --------------------------------------------------------------------------
@@ -169,10 +284,10 @@ def check_legacy_storage_settings(
         if isinstance(current, dict) and current.get("BACKEND") == value:
             continue  # STORAGES already says the same thing; the old setting is only dead weight
         messages.append(
-            checks.Warning(
+            report(
+                check_id,
                 f"{name} = {value!r} is ignored: Django {django.get_version()} only reads the STORAGES setting.",
-                hint=f"Replace {name} with STORAGES, e.g.\n{_storages_example(storages_setting, alias, value)}",
-                id=check_id,
+                f"Replace {name} with STORAGES, e.g.\n{_storages_example(storages_setting, alias, value)}",
             )
         )
     return messages
@@ -209,12 +324,12 @@ def check_configured_storages(
 
 def _check_storage(storage: ConfiguredStorage) -> Iterable[checks.CheckMessage]:
     if storage.storage_class is None:
-        yield checks.Error(
+        yield report(
+            "bkstorages.E006",
             f"{storage.label}: the backend cannot be imported.",
-            hint="Check the dotted path; the storages are bkstorages.backends.bkrepo.BKRepoStorage, "
+            "Check the dotted path; the storages are bkstorages.backends.bkrepo.BKRepoStorage, "
             "BKRepoPublicStorage, BKRepoPrivateStorage and bkstorages_contrib.staticfiles.BKRepoStaticStorage "
             "(or BKRepoManifestStaticStorage).",
-            id="bkstorages.E006",
         )
         return
 
@@ -238,11 +353,11 @@ def _check_storage(storage: ConfiguredStorage) -> Iterable[checks.CheckMessage]:
     missing_credentials = [name for name in ("username", "password") if not values.get(name)]
     if missing_credentials:
         names = " and ".join(f"BKREPO_{name.upper()}" for name in missing_credentials)
-        yield checks.Warning(
+        yield report(
+            "bkstorages.W003",
             f"{storage.label} has no {' or '.join(missing_credentials)}: only anonymous reads of public buckets "
             "will work.",
-            hint=f"Set {names} (or the matching OPTIONS) so that uploads, deletes and signed URLs work.",
-            id="bkstorages.W003",
+            f"Set {names} (or the matching OPTIONS) so that uploads, deletes and signed URLs work.",
         )
 
     from bkstorages.backends.bkrepo import BKRepoPrivateStorage
@@ -254,18 +369,18 @@ def _check_storage(storage: ConfiguredStorage) -> Iterable[checks.CheckMessage]:
     if issubclass(storage.storage_class, BKRepoPrivateStorage):
         public_bucket, _ = conf.lookup_setting("BKREPO_PUBLIC_BUCKET")
         if public_bucket == bucket:
-            yield checks.Error(
+            yield report(
+                "bkstorages.E005",
                 f"{storage.label} stores private files in bucket {bucket!r}, which is also BKREPO_PUBLIC_BUCKET.",
-                hint="Anyone could download these files. Point BKREPO_PRIVATE_BUCKET at a private bk-repo "
+                "Anyone could download these files. Point BKREPO_PRIVATE_BUCKET at a private bk-repo "
                 "repository that is not the public one.",
-                id="bkstorages.E005",
             )
     if issubclass(storage.storage_class, BKRepoStaticStorage):
         private_bucket, _ = conf.lookup_setting("BKREPO_PRIVATE_BUCKET")
         if private_bucket == bucket:
-            yield checks.Warning(
+            yield report(
+                "bkstorages.W004",
                 f"{storage.label} serves static files from bucket {bucket!r}, which is BKREPO_PRIVATE_BUCKET.",
-                hint="Static URLs are never signed, so browsers cannot load them from a private repository. "
+                "Static URLs are never signed, so browsers cannot load them from a private repository. "
                 "Set BKREPO_STATIC_BUCKET (or BKREPO_PUBLIC_BUCKET) to a public repository.",
-                id="bkstorages.W004",
             )

@@ -18,14 +18,22 @@
     The usage and options of a ``bkstorages_contrib`` management command,
     from its own argument parser (Django's common options left out).
 
+``.. bkstorages-checks::``
+    Every system check of ``bkstorages_contrib.checks.CHECKS``: its id,
+    level and problem, the example configuration of the table, and what
+    ``manage.py check`` says for it (the checks run while the page is built).
+
 Each settings section also declares the setting with ``.. setting::``, so pages link
 to it with ``:setting:`BKREPO_...```.
 """
 
 from __future__ import annotations
 
+import contextlib
 import inspect
+import os
 import re
+import textwrap
 from collections.abc import Iterator
 from typing import Any
 
@@ -318,9 +326,91 @@ class DjangoCommandDirective(SphinxDirective):
         return part if action.required else f"[{part}]"
 
 
+def python_value(value: Any, indent: int = 0) -> str:
+    """A value as a settings file writes it: dictionaries that do not fit a line get one key per line."""
+    if not isinstance(value, dict) or len(repr(value)) + indent <= 72:
+        return repr(value)
+    inner = " " * (indent + 4)
+    items = "".join(f"{inner}{key!r}: {python_value(item, indent + 4)},\n" for key, item in value.items())
+    return "{\n" + items + " " * indent + "}"
+
+
+def example_lines(example: dict[str, Any]) -> list[str]:
+    """Django settings as a settings file shows them."""
+    lines = []
+    for name, value in example.items():
+        if value is None:
+            lines.append(f"# {name} is not set")
+        else:
+            lines.extend(f"{name} = {python_value(value)}".splitlines())
+    return lines
+
+
+def wrapped(text: str, width: int = 84) -> list[str]:
+    """A check's output, each line wrapped as a terminal would, continuation lines indented."""
+    lines = []
+    for line in text.replace("\t", "    ").splitlines():
+        indent = " " * (len(line) - len(line.lstrip()) + 4)
+        lines.extend(textwrap.wrap(line, width, subsequent_indent=indent, break_on_hyphens=False) or [""])
+    return lines
+
+
+@contextlib.contextmanager
+def without_bkrepo_environment() -> Iterator[None]:
+    """The checks also read BKREPO_* environment variables: keep the builder's out of the examples."""
+    saved = {name: value for name, value in os.environ.items() if name.startswith("BKREPO_")}
+    for name in saved:
+        del os.environ[name]
+    try:
+        yield
+    finally:
+        os.environ.update(saved)
+
+
+class ChecksDirective(SphinxDirective):
+    """Every check of ``bkstorages_contrib.checks.CHECKS``: id, level, problem, and what it says for its example."""
+
+    def run(self) -> list[nodes.Node]:
+        import django
+        from django.core import checks
+        from django.test import override_settings
+
+        from bkstorages_contrib import checks as bkchecks
+
+        source = "<bkstorages_contrib.checks.CHECKS>"
+        lines = StringList()
+
+        def add(*texts: str) -> None:
+            for text in texts:
+                lines.append(text, source)
+
+        for check in bkchecks.CHECKS:
+            title = f"``{check.id}``"
+            level = "Warning" if issubclass(check.level, checks.Warning) else "Error"
+            add(f".. check:: {check.id}", "", title, "-" * len(title), "")
+            add(f"**{level}**: {sentence(check.problem)}", "")
+            if check.since > (4, 2):
+                add(f"Django {check.since[0]}.{check.since[1]} and later only.", "")
+            add("For example, with these settings", "", "::", "")
+            add(*(f"    {line}" for line in example_lines(check.example)), "")
+            if check.since > django.VERSION:
+                continue
+            with without_bkrepo_environment(), override_settings(**check.settings()):
+                messages = [message for message in checks.run_checks(tags=["bkstorages"]) if message.id == check.id]
+            if not messages:
+                raise self.error(f"the example of {check.id} does not give {check.id}")
+            add("``manage.py check`` says", "", "::", "")
+            add(*(f"    {line}" for line in wrapped(str(messages[0]))), "")
+        container = nodes.container()
+        nested_parse_with_titles(self.state, lines, container)
+        return container.children
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_crossref_type("setting", "setting", indextemplate="pair: %s; setting")
     app.add_directive("bkstorages-settings", SettingsDirective)
     app.add_directive("devserver-routes", DevServerRoutesDirective)
     app.add_directive("django-command", DjangoCommandDirective)
+    app.add_crossref_type("check", "check", indextemplate="pair: %s; system check")
+    app.add_directive("bkstorages-checks", ChecksDirective)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

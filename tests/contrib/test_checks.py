@@ -280,8 +280,38 @@ def test_manage_py_check_fails_with_the_error() -> None:
 
 
 def test_checks_module_has_a_table_of_every_id() -> None:
-    for check_id in ("E001", "E002", "E003", "E004", "E005", "E006", "E007", "W001", "W002", "W003", "W004"):
-        assert f"bkstorages.{check_id}" in str(bkchecks.__doc__)
+    table = [check.id for check in bkchecks.CHECKS]
+    for check_id in ("E001", "E002", "E003", "E004", "E005", "E006", "E007", "E008", "W001", "W002", "W003", "W004"):
+        assert f"bkstorages.{check_id}" in table
+    assert len(set(table)) == len(table)
+    assert set(table) == set(bkchecks.CHECK_BY_ID)
+
+
+def test_every_id_the_checks_use_is_in_the_table() -> None:
+    import inspect
+    import re
+
+    used = set(re.findall(r"bkstorages\.[EW]\d{3}", inspect.getsource(bkchecks).split("CHECK_BY_ID =", 1)[1]))
+    used |= set(bkchecks.CHECK_IDS.values())
+    assert used == set(bkchecks.CHECK_BY_ID)
+
+
+@pytest.mark.parametrize("check", bkchecks.CHECKS, ids=lambda check: check.id)
+def test_each_check_reports_its_example_and_nothing_else(check: bkchecks.Check) -> None:
+    """The examples are what the documentation shows for each check: they must give that check."""
+    if check.since > django.VERSION:
+        pytest.skip(f"{check.id} applies from Django {check.since} on")  # the matrix runs it on newer Django
+    with override_settings(**check.settings()):
+        messages = run_checks()
+    assert ids(messages) == [check.id]
+    assert isinstance(messages[0], check.level)
+    assert messages[0].hint
+
+
+@override_settings(**bkchecks.CHECKS[0].settings())
+def test_the_examples_start_from_a_configuration_the_checks_accept() -> None:
+    with override_settings(BKREPO_PROJECT="demo"):
+        assert run_checks() == []
 
 
 @override_settings(**GOOD, BKREPO_CONNECT_TIMEOUT=0, BKREPO_TIME_ZONE="Mars/Olympus")

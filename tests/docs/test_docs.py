@@ -15,6 +15,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
+import django
 import pytest
 
 from bkstorages import conf
@@ -86,10 +87,18 @@ def test_every_option_has_its_keyword_type_and_default(site: Site) -> None:
 
 
 def test_every_check_id_is_documented(site: Site) -> None:
+    from bkstorages_contrib.checks import CHECKS
+
     ids = names_in_code(r"\bbkstorages\.[EW]\d{3}\b")
     assert {"bkstorages.E001", "bkstorages.W001"} <= ids
+    assert ids == {check.id for check in CHECKS}
+    page = site.page("reference/checks.html")
     text = site.text("reference/checks.html")
-    assert [check_id for check_id in sorted(ids) if check_id not in text] == []
+    for check in CHECKS:
+        assert f'id="std-check-{check.id}"' in page, check.id
+        if check.since <= django.VERSION:
+            # The message the check gave for its example, as manage.py check prints it.
+            assert f"?: ({check.id})" in text, check.id
 
 
 def test_every_dev_server_option_is_documented(site: Site) -> None:
