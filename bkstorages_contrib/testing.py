@@ -87,7 +87,9 @@ class DevServer:
     secret_key}``, ``time_zone``, ``generic_domain``, ``block_upload_expiry`` in seconds) are passed to the CLI;
     ``extra_args`` are further CLI options (e.g. ``["--header-timeout", "5"]``).
     ``redirect=True`` starts it in redirect mode (downloads answer 302 to a
-    second origin whose targets expire after ``redirect_expires`` seconds);
+    second origin on ``redirect_port`` whose targets expire after
+    ``redirect_expires`` seconds and start with ``redirect_base_url``, when
+    given, instead of the origin's own URL);
     ``share_off`` (project names) and ``folder_listing_off``
     (``"project/repo"``) turn those switches off at start.
     """
@@ -108,6 +110,8 @@ class DevServer:
         host: str = "127.0.0.1",
         redirect: bool = False,
         redirect_expires: int | None = None,
+        redirect_port: int = 0,
+        redirect_base_url: str | None = None,
         share_off: list[str] | None = None,
         folder_listing_off: list[str] | None = None,
         block_upload_expiry: float | None = None,
@@ -125,6 +129,8 @@ class DevServer:
         self.host = host
         self.redirect = redirect
         self.redirect_expires = redirect_expires
+        self.redirect_port = redirect_port
+        self.redirect_base_url = redirect_base_url
         self.share_off = list(share_off or [])
         self.folder_listing_off = list(folder_listing_off or [])
         self.block_upload_expiry = block_upload_expiry
@@ -177,7 +183,9 @@ class DevServer:
         if self.generic_domain:
             args += ["--generic-domain", self.generic_domain]
         if self.redirect:
-            args.append("--redirect")
+            args += ["--redirect", "--redirect-port", str(self.redirect_port)]
+        if self.redirect_base_url:
+            args += ["--redirect-base-url", self.redirect_base_url]
         if self.redirect_expires is not None:
             args += ["--redirect-expires", str(self.redirect_expires)]
         for project in self.share_off:

@@ -80,6 +80,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--redirect-port", type=int, default=0, help="port of that second origin (default: a free one)")
     parser.add_argument(
+        "--redirect-base-url",
+        default=None,
+        metavar="URL",
+        help="base URL put in redirect targets instead of the second origin's own (e.g. a proxy in front of it)",
+    )
+    parser.add_argument(
         "--redirect-expires",
         type=int,
         default=DEFAULT_EXPIRE_SECONDS,
@@ -272,7 +278,7 @@ def serve(
         server.stop()
         return 2
     if redirect is not None and origin is not None:
-        redirect.base_url = f"http://{url_host(options.host)}:{origin.port}"
+        redirect.base_url = (options.redirect_base_url or f"http://{url_host(options.host)}:{origin.port}").rstrip("/")
         serve_in_thread(origin)
         print(f"# redirect targets on {redirect.base_url}", file=sys.stderr, flush=True)
     endpoint = f"http://{url_host(options.host)}:{server.port}"
