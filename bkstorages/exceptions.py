@@ -23,16 +23,21 @@ __all__ = [
     "ConnectionFailedError",
     "DeadlineExceededError",
     "DownloadFailedError",
+    "EndpointConfigurationError",
     "IncompleteDownloadError",
     "IntegrityError",
     "InvalidResponseError",
     "NameTooLongError",
     "ObjectAlreadyExists",
+    "ObjectIsFolderError",
     "ObjectNotFoundError",
     "PermissionDeniedError",
     "RateLimitedError",
+    "RedirectError",
     "RequestError",
     "ServerError",
+    "ShareDisabledError",
+    "SigningNotPermittedError",
     "TransportError",
     "UploadFailedError",
 ]
@@ -131,6 +136,10 @@ class PermissionDeniedError(RequestError):
     """HTTP 403: the user may not do this (e.g. write to a read-only repository)."""
 
 
+class SigningNotPermittedError(PermissionDeniedError):
+    """bk-repo refused to sign a temporary link: signing needs WRITE permission on the file (code 250113)."""
+
+
 class ObjectNotFoundError(RequestError, FileNotFoundError):
     """The object (or the repository) does not exist."""
 
@@ -159,6 +168,26 @@ class InvalidResponseError(RequestError):
 
 class NameTooLongError(BKStorageError, ValueError):
     """The name is too long for a bk-repo request line (refused before any request)."""
+
+
+class ShareDisabledError(RequestError):
+    """bk-repo refused to sign a temporary link: the project's share switch is off (code 251037)."""
+
+
+class EndpointConfigurationError(InvalidResponseError):
+    """A 404 that is not bk-repo's (a web server's page): ``BKREPO_ENDPOINT_URL`` points elsewhere."""
+
+
+class RedirectError(InvalidResponseError):
+    """A download redirect could not be followed: no ``Location``, a target that is not HTTP(S), a loop,
+    too many hops, or a target that refused the download (its ``status``)."""
+
+
+class ObjectIsFolderError(BKStorageError, IsADirectoryError):
+    """The name is a folder, not a file: it cannot be read or sized (a folder is never an empty file)."""
+
+    def __str__(self) -> str:
+        return BKStorageError.__str__(self)
 
 
 class IntegrityError(BKStorageError):

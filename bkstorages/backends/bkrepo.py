@@ -25,7 +25,7 @@ from bkstorages import conf
 from bkstorages.backends.base import ObjectStat, RemoteStorage, resolved
 from bkstorages.client import BKGenericRepoClient, ObjectReader
 from bkstorages.client.repo import checked_path
-from bkstorages.exceptions import NameTooLongError, ObjectNotFoundError
+from bkstorages.exceptions import NameTooLongError, ObjectIsFolderError, ObjectNotFoundError
 from bkstorages.files import RemoteFile
 from bkstorages.sources import UploadSource
 
@@ -189,11 +189,13 @@ class BKRepoStorage(RemoteStorage):
         self.client.delete(key)
 
     def _store_size(self, key: str) -> int:
-        response = self.client.head(key)
+        response = self.client.head(key)  # a folder raises ObjectIsFolderError
         length = response.headers.get("Content-Length")
-        if response.is_redirect or length is None:
-            # A folder (bk-repo answers HEAD on a folder with a redirect).
-            return self._store_stat(key).size
+        if length is None:
+            stat = self._store_stat(key)
+            if stat.is_dir:
+                raise ObjectIsFolderError(f"{key!r} is a folder, not a file", path=key)
+            return stat.size
         return int(length)
 
     def _store_stat(self, key: str) -> ObjectStat:

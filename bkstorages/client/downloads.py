@@ -14,13 +14,15 @@ from typing import IO
 import requests
 import urllib3
 
-from bkstorages.client.repo import RepoAPI
-from bkstorages.client.transport import Deadline
+from bkstorages.client.repo import RepoAPI, is_folder_redirect
+from bkstorages.client.transport import REDIRECT_STATUSES, Deadline
 from bkstorages.exceptions import (
     DeadlineExceededError,
     IncompleteDownloadError,
     IntegrityError,
     InvalidResponseError,
+    ObjectIsFolderError,
+    RedirectError,
     RequestError,
 )
 from bkstorages.sources import CHUNK_SIZE, MiB
@@ -32,6 +34,10 @@ READAHEAD_MAX = 16 * MiB  # the window doubles on sequential reads up to this
 BACKGROUND_HASH_MIN = 8 * MiB  # downloads this large are hashed in a worker thread
 SHA256_RE = re.compile(r"^[0-9a-fA-F]{64}$")
 CONTENT_RANGE_RE = re.compile(r"bytes\s+(\d+)-(-?\d+)/(\d+|\*)")
+#: A redirect target answering these has expired (or was withdrawn): bk-repo is asked for a fresh one.
+TARGET_REFUSALS = frozenset({401, 403, 404, 410})
+#: How many fresh targets one reader asks bk-repo for.
+MAX_REASKS = 2
 
 
 class Downloads(RepoAPI):
@@ -136,6 +142,13 @@ class ObjectReader:
         # connection goes back to the pool; otherwise one open-ended range.
         self.readahead: int | None = None
         self._range_end: int | None = None  # end (exclusive) of the open response's range
+        self._route = client.generic_route(key)
+        # Where bk-repo redirected the download (resumed there with Range), and fresh targets asked for.
+        self._target: str | None = None
+        self._reasks = 0
+        self._redirected = False
+        self._expected_sha256: str | None = None
+        self._expected_size: int | None = None
 
     def _open(self, deadline: Deadline, wanted: int) -> None:
         if self.readahead:
@@ -148,21 +161,19 @@ class ObjectReader:
         else:
             byte_range = f"bytes={self.position}-"
         try:
-            answer = self.client.request(
-                "GET",
-                self.client.generic_route(self.key),
-                headers={"Range": byte_range},
-                stream=True,
-                deadline=deadline,
-            )
+            response = self._get(byte_range, deadline)
         except RequestError as error:
             if error.status == 416:
                 self._eof = True
                 return
             raise
-        response = answer.response
         total = _parse_total(response.headers.get("Content-Range"))
-        etag = (response.headers.get("ETag") or "").strip('"') or None
+        if self._redirected:
+            # A redirect target's ETag is its own (COS: md5); the sha256 came with bk-repo's answer.
+            etag = self._expected_sha256
+            total = total if total is not None else self._expected_size
+        else:
+            etag = (response.headers.get("ETag") or "").strip('"') or None
         if self.etag is not None and etag != self.etag:
             response.close()
             raise IncompleteDownloadError(
@@ -185,6 +196,48 @@ class ObjectReader:
         ):
             self._hasher.start_background()
         self._response = response
+
+    def _get(self, byte_range: str, deadline: Deadline) -> requests.Response:
+        """The answer carrying the body from here: bk-repo's, or that of the target it redirected to.
+
+        A target that refuses (expired) is given up for a fresh one from
+        bk-repo, :data:`MAX_REASKS` times at most.
+        """
+        headers = {"Range": byte_range}
+        while True:
+            try:
+                if self._target is not None:
+                    return self.client.fetch_target(
+                        "GET", self._target, self._route, headers=headers, deadline=deadline
+                    )
+                return self._ask_bkrepo(headers, deadline)
+            except RedirectError as error:
+                if error.status not in TARGET_REFUSALS or self._reasks >= MAX_REASKS:
+                    raise
+                self._reasks += 1
+                self._target = None
+                logger.info("the download target of %s refused (HTTP %s); asking bk-repo again", self.key, error.status)
+
+    def _ask_bkrepo(self, headers: dict[str, str], deadline: Deadline) -> requests.Response:
+        """GET from bk-repo; a redirect is followed (transport) and its target kept for resuming."""
+        response = self.client.request("GET", self._route, headers=headers, stream=True, deadline=deadline).response
+        if response.status_code not in REDIRECT_STATUSES:
+            return response
+        if is_folder_redirect(response, self._route):
+            response.close()
+            raise ObjectIsFolderError(f"{self.key!r} is a folder, not a file", method="GET", path=self._route)
+        self._redirected = True
+        sha256 = (response.headers.get("X-Checksum-Sha256") or "").strip().lower()
+        if sha256:
+            self._expected_sha256 = sha256
+        elif self._hasher is not None or self._expected_size is None:
+            # Nothing arrived to check the body against: node detail says (one request, redirects only).
+            detail = self.client.node_detail(self.key).data or {}
+            self._expected_sha256 = str(detail.get("sha256") or "").lower() or None
+            self._expected_size = int(detail["size"]) if isinstance(detail.get("size"), int) else None
+        target = self.client.follow(response, "GET", self._route, headers=headers, deadline=deadline)
+        self._target = target.url
+        return target
 
     def read(self, size: int = -1, deadline: Deadline | None = None) -> bytes:
         """Up to ``size`` bytes (all that is left when negative) within the client's deadline."""

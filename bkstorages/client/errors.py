@@ -16,14 +16,18 @@ from bkstorages.exceptions import (
     SHOWN_LENGTH,
     AuthenticationError,
     BKStorageError,
+    EndpointConfigurationError,
     IntegrityError,
     InvalidResponseError,
     ObjectAlreadyExists,
+    ObjectIsFolderError,
     ObjectNotFoundError,
     PermissionDeniedError,
     RateLimitedError,
     RequestError,
     ServerError,
+    ShareDisabledError,
+    SigningNotPermittedError,
     shorten,
 )
 
@@ -36,6 +40,10 @@ CODE_DIGEST_CHECK_FAILED = 251003
 CODE_REPOSITORY_NOT_FOUND = 251006
 CODE_ARTIFACT_DATA_NOT_FOUND = 251024
 CODE_UPLOAD_ID_NOT_FOUND = 251201
+CODE_SHARE_DISABLED = 251037
+CODE_LIST_DIR_NOT_ALLOWED = 251202
+#: bk-repo's route that signs temporary links.
+TEMPORARY_URL_ROUTE = "/generic/temporary/url/create"
 
 EXCERPT_LENGTH = 200
 _NOT_FOUND_CODES = frozenset({CODE_NODE_NOT_FOUND, CODE_ARTIFACT_DATA_NOT_FOUND, CODE_REPOSITORY_NOT_FOUND})
@@ -63,7 +71,11 @@ def envelope_code(payload: dict[str, Any]) -> int | None:
         return None
 
 
-def _error_class(status: int, code: int | None) -> type[RequestError]:
+def _error_class(status: int, code: int | None, path: str = "") -> type[RequestError]:
+    if code == CODE_SHARE_DISABLED:
+        return ShareDisabledError
+    if status == 403 and path == TEMPORARY_URL_ROUTE:
+        return SigningNotPermittedError
     if code in (CODE_NODE_EXISTED, CODE_NODE_CONFLICT):
         return ObjectAlreadyExists
     if code in _NOT_FOUND_CODES or status == 404:
@@ -101,18 +113,34 @@ def error_for(
         message = f"{message} ({_CREDENTIALS_HINT})"
     if code == CODE_DIGEST_CHECK_FAILED:
         return IntegrityError(message, status=status, code=code, method=method, path=path)
-    return _error_class(status, code)(message, code, response, status=status, method=method, path=path)
+    if code == CODE_LIST_DIR_NOT_ALLOWED:
+        message = f"this is a folder, not a file (its repository does not list folders: {message})"
+        return ObjectIsFolderError(message, status=status, code=code, method=method, path=path)
+    if code == CODE_SHARE_DISABLED:
+        message = (
+            f"the project has sharing switched off, so bk-repo signs no links: {message}; switch sharing on "
+            "for the project in bk-repo, or serve the files from a public repository"
+        )
+    elif status == 403 and path == TEMPORARY_URL_ROUTE:
+        message = f"signing a link needs WRITE permission on the file, which this user lacks: {message}"
+    return _error_class(status, code, path)(message, code, response, status=status, method=method, path=path)
 
 
 def not_bkrepo_json(
     status: int, content: bytes, *, method: str, path: str, response: requests.Response
 ) -> RequestError:
-    """The error for an answer whose body is not bk-repo's JSON (a proxy's HTML page, broken JSON ...)."""
+    """The error for an answer whose body is not bk-repo's JSON (a proxy's HTML page, broken JSON ...).
+
+    A 404 of that kind is not a missing file: something other than bk-repo
+    answered, so :class:`EndpointConfigurationError` names the endpoint.
+    """
+    text = " ".join(content[:2000].decode("utf-8", errors="replace").split())
+    excerpt = text[:EXCERPT_LENGTH] + ("..." if len(text) > EXCERPT_LENGTH else "")
+    if status == 404:
+        return wrong_endpoint(response, method=method, path=path, excerpt=excerpt)
     cls = _error_class(status, None)
     if cls is RequestError:
         cls = InvalidResponseError
-    text = " ".join(content[:2000].decode("utf-8", errors="replace").split())
-    excerpt = text[:EXCERPT_LENGTH] + ("..." if len(text) > EXCERPT_LENGTH else "")
     return cls(
         f"bk-repo answered HTTP {status} with a body that is not bk-repo JSON: {excerpt!r}",
         status=status,
@@ -127,9 +155,32 @@ def error_from_response(response: requests.Response, method: str, path: str) -> 
     status = response.status_code
     body = b"" if method == "HEAD" else response.content
     if not body:
+        if status == 404 and method != "HEAD":  # bk-repo's own 404 always has its envelope
+            return wrong_endpoint(response, method=method, path=path)
         return error_for(status, None, "", method=method, path=path, response=response)
     payload = decode_envelope(body)
     if payload is None:
         return not_bkrepo_json(status, body, method=method, path=path, response=response)
     message = str(payload.get("message") or "")
     return error_for(status, envelope_code(payload), message, method=method, path=path, response=response)
+
+
+def wrong_endpoint(response: requests.Response, *, method: str, path: str, excerpt: str = "") -> RequestError:
+    """A 404 that bk-repo did not send: the endpoint (never a password or a token) is named."""
+    url = response.url or ""
+    endpoint = url.split(path, 1)[0] if path and path in url else url.split("?", 1)[0]
+    what = f"a page that is not bk-repo's: {excerpt!r}" if excerpt else "an answer that is not bk-repo's"
+    return EndpointConfigurationError(
+        f"{endpoint} answered HTTP 404 with {what}; check BKREPO_ENDPOINT_URL, which must be the address "
+        "of bk-repo's gateway (the part before /generic)",
+        status=404,
+        method=method,
+        path=path,
+        response=response,
+    )
+
+
+def is_bkrepo_head_404(response: requests.Response | None) -> bool:
+    """A HEAD answer has no body; bk-repo's 404 still says it is JSON (its error envelope's type)."""
+    content_type = "" if response is None else response.headers.get("Content-Type", "")
+    return content_type.split(";", 1)[0].strip().lower() == "application/json"

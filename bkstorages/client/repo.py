@@ -4,15 +4,22 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urljoin, urlsplit
 
 import requests
 
-from bkstorages.client.errors import CODE_REPOSITORY_NOT_FOUND
-from bkstorages.client.transport import Answer, Deadline, Transport
-from bkstorages.exceptions import InvalidResponseError, NameTooLongError, ObjectNotFoundError, shorten
+from bkstorages.client.errors import CODE_REPOSITORY_NOT_FOUND, TEMPORARY_URL_ROUTE, is_bkrepo_head_404, wrong_endpoint
+from bkstorages.client.transport import REDIRECT_STATUSES, Answer, Deadline, Transport
+from bkstorages.exceptions import (
+    InvalidResponseError,
+    NameTooLongError,
+    ObjectIsFolderError,
+    ObjectNotFoundError,
+    PermissionDeniedError,
+    shorten,
+)
 
-_TEMPORARY_URL_ROUTE = "/generic/temporary/url/create"
+_TEMPORARY_URL_ROUTE = TEMPORARY_URL_ROUTE
 #: The longest percent-encoded name (location included) sent to bk-repo. Its
 #: gateway is nginx with ``large_client_header_buffers`` left at the default
 #: ``4 8k`` (``src/gateway/nginx.conf`` does not raise it; Spring Boot's
@@ -48,6 +55,8 @@ class RepoAPI(Transport):
     bucket: str
     list_page_size: int
     _public: bool | None
+    #: Set once node detail has answered as bk-repo: a HEAD 404 without a body is then a missing file.
+    _endpoint_confirmed: bool = False
 
     # -- routes -----------------------------------------------------------------
 
@@ -66,13 +75,64 @@ class RepoAPI(Transport):
     # -- objects ----------------------------------------------------------------
 
     def head(self, key: str, *, deadline: Deadline | None = None) -> requests.Response:
-        """HEAD an object: raises ObjectNotFoundError on 404; a folder answers 3xx (not followed)."""
-        return self.request("HEAD", self.generic_route(key), deadline=deadline).response
+        """HEAD a file: its answer (a redirect to another origin is followed, without credentials).
+
+        Raises :class:`~bkstorages.exceptions.ObjectIsFolderError` for a folder
+        (bk-repo answers HEAD on one with a redirect to its ``/`` URL, or 403
+        when its repository does not list folders) and ``ObjectNotFoundError``
+        for bk-repo's own 404 only (see :meth:`_confirm_missing`).
+        """
+        route = self.generic_route(key)
+        deadline = deadline or self.new_deadline()
+        try:
+            response = self.request("HEAD", route, deadline=deadline).response
+        except ObjectNotFoundError as error:
+            self._confirm_missing(key, error)
+            raise
+        except PermissionDeniedError as error:
+            # A 403 to HEAD has no body to tell "no right" from "a folder it will not list".
+            if self._is_folder(key):
+                folder = ObjectIsFolderError(f"{key!r} is a folder, not a file", status=403, method="HEAD", path=route)
+                raise folder from error
+            raise
+        if response.status_code not in REDIRECT_STATUSES:
+            return response
+        if is_folder_redirect(response, route):
+            raise ObjectIsFolderError(f"{key!r} is a folder, not a file", status=response.status_code, path=route)
+        return self.follow(response, "HEAD", route, headers={}, deadline=deadline)
+
+    def _confirm_missing(self, key: str, error: ObjectNotFoundError) -> None:
+        """Raise EndpointConfigurationError unless bk-repo itself said 404.
+
+        bk-repo's 404 to HEAD has no body but still says ``application/json``;
+        without that, node detail (a GET, with a body) decides, once per client:
+        after one bk-repo answer the endpoint is known to be bk-repo.
+        """
+        if error.code is not None or self._endpoint_confirmed or is_bkrepo_head_404(error.response):
+            return
+        try:
+            detail = self.node_detail(key).data
+        except ObjectNotFoundError:
+            self._endpoint_confirmed = True
+            return
+        if not isinstance(detail, dict):
+            return
+        # bk-repo knows the node, yet HEAD was a 404 without its envelope: something else answered.
+        raise wrong_endpoint(error.response, method="HEAD", path=self.generic_route(key)) from error
+
+    def _is_folder(self, key: str) -> bool:
+        try:
+            detail = self.node_detail(key).data
+        except ObjectNotFoundError:
+            return False
+        return isinstance(detail, dict) and bool(detail.get("folder"))
 
     def exists(self, key: str) -> bool:
-        """True for a file or folder, False only for a real 404; other errors raise."""
+        """True for a file or folder, False only for bk-repo's own 404; other errors raise."""
         try:
             self.head(key)
+        except ObjectIsFolderError:
+            return True
         except ObjectNotFoundError:
             return False
         return True
@@ -207,7 +267,7 @@ class RepoAPI(Transport):
             "type": token_type,
         }
         if host:
-            body["host"] = host
+            body["host"] = generic_root(host)
         if permits is not None:
             body["permits"] = permits
         answer = self.request("POST", _TEMPORARY_URL_ROUTE, json_body=body, expect_json=True, idempotent=True)
@@ -239,6 +299,21 @@ class RepoAPI(Transport):
         if self._public is None:
             self._public = bool(self.repo_info().get("public", False))
         return self._public
+
+
+def generic_root(host: str) -> str:
+    """bk-repo appends ``/temporary/...`` to the host it is given: give it the generic root.
+
+    ``BKREPO_TEMPORARY_URL_HOST`` may name the gateway root or the generic root.
+    """
+    host = host.strip().rstrip("/")
+    return host if host.endswith("/generic") else host + "/generic"
+
+
+def is_folder_redirect(response: requests.Response, route: str) -> bool:
+    """bk-repo's answer to GET/HEAD on a folder: a redirect to the folder's URL plus ``/``."""
+    location = (response.headers.get("Location") or "").strip()
+    return bool(location) and urlsplit(urljoin(response.url, location)).path.endswith(route + "/")
 
 
 def _encode_temporary_url(url: str, full_path: str) -> str:

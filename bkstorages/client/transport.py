@@ -17,6 +17,7 @@ from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urljoin, urlsplit
 
 import requests
 import urllib3
@@ -28,6 +29,7 @@ from bkstorages.exceptions import (
     BKStorageError,
     ConnectionFailedError,
     DeadlineExceededError,
+    RedirectError,
     TransportError,
 )
 from bkstorages.sources import ContentError
@@ -35,6 +37,10 @@ from bkstorages.sources import ContentError
 logger = logging.getLogger(__name__)
 
 RETRY_STATUSES = frozenset({429, 502, 503, 504})
+#: Answers that send a download elsewhere (bk-repo: 302 to COS or another cluster, 301 for link nodes).
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+#: Hops followed from bk-repo's answer before giving up.
+MAX_REDIRECTS = 5
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "DELETE", "OPTIONS"})
 _ZONE_HEADER = "X-BKREPO-Time-Zone"
 # Parses Retry-After (seconds or an HTTP date); holds no state of ours.
@@ -253,6 +259,18 @@ class Transport:
         session.headers["User-Agent"] = "bkstorages"
         return session
 
+    @property
+    def bare_session(self) -> requests.Session:
+        """This thread's session for other origins: no auth, no netrc, no cookies kept, no redirects."""
+        self._check_fork()
+        session: requests.Session | None = getattr(self._local, "bare_session", None)
+        if session is None:
+            session = self._local.bare_session = requests.Session()
+            session.trust_env = False
+            session.verify = self.session.verify
+            session.headers["User-Agent"] = "bkstorages"
+        return session
+
     def _pool(self) -> ThreadPoolExecutor:
         self._check_fork()
         with self._lock:
@@ -261,11 +279,12 @@ class Transport:
             return self._executor
 
     def close(self) -> None:
-        """Close this thread's session (others close when their threads end)."""
-        session = getattr(self._local, "session", None)
-        if session is not None:
-            session.close()
-            self._local.session = None
+        """Close this thread's sessions (others close when their threads end)."""
+        for name in ("session", "bare_session"):
+            session = getattr(self._local, name, None)
+            if session is not None:
+                session.close()
+                setattr(self._local, name, None)
 
     def new_deadline(self) -> Deadline:
         return Deadline(self.deadline)
@@ -337,14 +356,24 @@ class Transport:
                 logger.info("%s %s failed (%s); retry %d of %d in %.2fs", method, path, error, attempt, retries, wait)
                 time.sleep(wait)
 
-    def _send(self, method: str, url: str, path: str, deadline: Deadline, **arguments: Any) -> requests.Response:
+    def _send(
+        self,
+        method: str,
+        url: str,
+        path: str,
+        deadline: Deadline,
+        *,
+        session: requests.Session | None = None,
+        **arguments: Any,
+    ) -> requests.Response:
         """One attempt on the wire; failures that may be retried raise :class:`_Retry`."""
         started = time.monotonic()
         timeout = (deadline.cap(self.connect_timeout), deadline.cap(self.read_timeout))
         arguments["headers"] = dict(arguments["headers"] or {})
         try:
-            # The body is read later (in _answer or by the caller), within the deadline.
-            response = self.session.request(
+            # The body is read later (in _answer or by the caller), within the deadline. Redirects
+            # are never followed by requests (which would re-send the session's auth): follow() does.
+            response = (session or self.session).request(
                 method, url, stream=True, timeout=timeout, allow_redirects=False, **arguments
             )
         except (requests.Timeout, urllib3.exceptions.TimeoutError) as error:
@@ -360,6 +389,65 @@ class Transport:
             raise TransportError(f"request failed ({type(error).__name__})", method=method, path=path) from error
         logger.debug("%s %s -> %s in %.0f ms", method, path, response.status_code, (time.monotonic() - started) * 1000)
         return response
+
+    # -- redirects ------------------------------------------------------------------
+
+    def follow(
+        self, response: requests.Response, method: str, path: str, *, headers: Mapping[str, str], deadline: Deadline
+    ) -> requests.Response:
+        """Follow bk-repo's redirect answer ``response`` to the body; returns the target's answer.
+
+        The one place redirects are followed (requests never follows one
+        itself): at most :data:`MAX_REDIRECTS` hops; the endpoint's own origin
+        (scheme, host, port) gets this session with its credentials, any other
+        origin a bare session with nothing but ``headers`` (``Range``). A
+        missing ``Location``, a target that is not HTTP(S), a loop, too many
+        hops or a target that refuses (an expired signed link: 403) raise
+        :class:`~bkstorages.exceptions.RedirectError`; logs and errors name
+        ``path`` (bk-repo's route), never a target and its signature.
+        """
+        seen = {self.url_for(path)}
+        for _hop in range(MAX_REDIRECTS):
+            target = redirect_target(response, method, path)
+            response.close()
+            if target in seen:
+                raise RedirectError("redirect loop: sent back to a URL already visited", method=method, path=path)
+            seen.add(target)
+            response = self.fetch_target(method, target, path, headers=headers, deadline=deadline)
+            if response.status_code not in REDIRECT_STATUSES:
+                return response
+        response.close()
+        raise RedirectError(f"too many redirects (more than {MAX_REDIRECTS})", method=method, path=path)
+
+    def fetch_target(
+        self, method: str, url: str, path: str, *, headers: Mapping[str, str], deadline: Deadline
+    ) -> requests.Response:
+        """One request to a redirect target, retried as the policy allows; a refusal raises RedirectError."""
+        same = same_origin(url, self.endpoint_url)
+        session = self.session if same else self.bare_session
+        extra: dict[str, Any] = {} if same else {"proxies": requests.utils.get_environ_proxies(url)}
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                if not same:
+                    session.cookies.clear()  # nothing one origin set goes to another
+                response = self._send(method, url, path, deadline, session=session, headers=headers, **extra)
+                status = response.status_code
+                if status < 400:
+                    return response
+                self._read_body(response, deadline, method, path)
+                refused = RedirectError(
+                    f"the redirect target refused the download (HTTP {status})", status=status, method=method, path=path
+                )
+                if not self.retry_policy.is_retry(status):
+                    raise refused
+                raise _Retry(refused, response)
+            except _Retry as retry:
+                wait = self.retry_policy.wait_before(attempt, deadline, retry.response)
+                if wait is None:
+                    raise retry.error from retry.error.__cause__
+                time.sleep(wait)
 
     def _answer(
         self,
@@ -428,3 +516,32 @@ class Transport:
         response._content_consumed = True  # type: ignore[attr-defined]
         response.close()  # the body was read to the end: the connection goes back to the pool
         return body
+
+
+def same_origin(url: str, other: str) -> bool:
+    """Same scheme, host and port (the default port of the scheme when none is given)."""
+    return _origin(url) == _origin(other)
+
+
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    return scheme, (parts.hostname or "").lower(), port or {"http": 80, "https": 443}.get(scheme)
+
+
+def redirect_target(response: requests.Response, method: str, path: str) -> str:
+    """The absolute URL a redirect answer points to; RedirectError without one or for a non-HTTP(S) one."""
+    status = response.status_code
+    location = (response.headers.get("Location") or "").strip()
+    if not location:
+        raise RedirectError(f"HTTP {status} with no Location to follow", status=status, method=method, path=path)
+    target = urljoin(response.url, location)
+    if urlsplit(target).scheme.lower() not in ("http", "https"):
+        raise RedirectError(
+            f"HTTP {status} to a target that is not an HTTP(S) URL", status=status, method=method, path=path
+        )
+    return target
