@@ -189,7 +189,7 @@ OPTIONS: tuple[Option, ...] = (
         "BKREPO_TEMPORARY_URL_HOST",
         None,
         "str",
-        "host for signed URLs (default: bk-repo's generic domain)",
+        "host for signed URLs: the gateway root or its /generic root (default: bk-repo's generic domain)",
     ),
     Option(
         "url_cache_alias",

@@ -72,40 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="zone the server renders dates in (default: this machine's), e.g. Asia/Shanghai or +0800",
     )
-    parser.add_argument(
-        "--redirect",
-        action="store_true",
-        help="answer file downloads with 302 to a second loopback origin (signed, expiring URLs), "
-        "like a bk-repo whose storage is COS with redirects on",
-    )
-    parser.add_argument("--redirect-port", type=int, default=0, help="port of that second origin (default: a free one)")
-    parser.add_argument(
-        "--redirect-base-url",
-        default=None,
-        metavar="URL",
-        help="base URL put in redirect targets instead of the second origin's own (e.g. a proxy in front of it)",
-    )
-    parser.add_argument(
-        "--redirect-expires",
-        type=int,
-        default=DEFAULT_EXPIRE_SECONDS,
-        metavar="SECONDS",
-        help=f"how long a redirect target stays valid (default {DEFAULT_EXPIRE_SECONDS})",
-    )
-    parser.add_argument(
-        "--share-off",
-        action="append",
-        default=[],
-        metavar="PROJECT",
-        help="turn the project's share switch off: temporary URLs and tokens answer 251037 (repeatable)",
-    )
-    parser.add_argument(
-        "--folder-listing-off",
-        action="append",
-        default=[],
-        metavar="PROJECT/REPO",
-        help="turn the repository's folder listing off: GET/HEAD on a folder answers 403/251202 (repeatable)",
-    )
+    add_deployment_options(parser)
     add_state_options(parser)
     limits = parser.add_argument_group("limits (what one client may hold)")
     limits.add_argument("--threads", type=int, default=16, help="requests served at once (default 16)")
@@ -147,6 +114,44 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--print-env", action="store_true", help="print the export lines and exit")
     return parser
+
+
+def add_deployment_options(parser: argparse.ArgumentParser) -> None:
+    """Redirect mode and the switches: what real deployments answer differently."""
+    parser.add_argument(
+        "--redirect",
+        action="store_true",
+        help="answer file downloads with 302 to a second loopback origin (signed, expiring URLs), "
+        "like a bk-repo whose storage is COS with redirects on",
+    )
+    parser.add_argument("--redirect-port", type=int, default=0, help="port of that second origin (default: a free one)")
+    parser.add_argument(
+        "--redirect-base-url",
+        default=None,
+        metavar="URL",
+        help="base URL put in redirect targets instead of the second origin's own (e.g. a proxy in front of it)",
+    )
+    parser.add_argument(
+        "--redirect-expires",
+        type=int,
+        default=DEFAULT_EXPIRE_SECONDS,
+        metavar="SECONDS",
+        help=f"how long a redirect target stays valid (default {DEFAULT_EXPIRE_SECONDS})",
+    )
+    parser.add_argument(
+        "--share-off",
+        action="append",
+        default=[],
+        metavar="PROJECT",
+        help="turn the project's share switch off: temporary URLs and tokens answer 251037 (repeatable)",
+    )
+    parser.add_argument(
+        "--folder-listing-off",
+        action="append",
+        default=[],
+        metavar="PROJECT/REPO",
+        help="turn the repository's folder listing off: GET/HEAD on a folder answers 403/251202 (repeatable)",
+    )
 
 
 def positive_seconds(text: str) -> float:
@@ -199,19 +204,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         zone = parse_zone(options.time_zone)
         if zone is None:
             parser.error(f"unknown time zone: {options.time_zone}")
-    readers = []
-    for item in options.read_only_user:
-        name, colon, password = item.partition(":")
-        if not colon or not name:
-            parser.error("--read-only-user takes NAME:PASSWORD")
-        readers.append((name, password))
-
-    platform_accounts = {}
-    for item in options.platform_account:
-        access_key, colon, secret_key = item.partition(":")
-        if not colon or not access_key:
-            parser.error("--platform-account takes ACCESS_KEY:SECRET_KEY")
-        platform_accounts[access_key] = secret_key
+    readers = pairs(parser, options.read_only_user, "--read-only-user takes NAME:PASSWORD")
+    platform_accounts = dict(pairs(parser, options.platform_account, "--platform-account takes ACCESS_KEY:SECRET_KEY"))
     for name in ("threads", "max_connections", "idle_timeout", "header_timeout", "min_upload_rate", "max_header_size"):
         if getattr(options, name) <= 0:
             parser.error(f"--{name.replace('_', '-')} must be positive")
@@ -245,22 +239,14 @@ def serve(
     platform_accounts: dict[str, str],
     limits: Any,
 ) -> int:
-    from .server import serve_in_thread
 
     logging.basicConfig(
         level=logging.WARNING if options.quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(message)s",
         stream=sys.stderr,
     )
-    store = Store(options.data, block_upload_expiry=options.block_upload_expiry)
-    store.ensure_user(options.username, options.password, can_write=True)
-    for name, password in readers:
-        store.ensure_user(name, password, can_write=False)
-    store.ensure_project(options.project, options.username)
-    store.create_repo(options.project, options.public_bucket, public=True, created_by=options.username, exist_ok=True)
-    store.create_repo(options.project, options.private_bucket, public=False, created_by=options.username, exist_ok=True)
-
-    if not apply_switches(parser, store, options):
+    store = prepare_store(options, readers)
+    if not apply_switches(store, options):
         return 2
     redirect = RedirectOrigin(store, expire_seconds=options.redirect_expires) if options.redirect else None
     app = DevServerApp(
@@ -273,14 +259,10 @@ def serve(
     server = listen(options.host, options.port, app, "--port", limits)
     if server is None:
         return 2
-    origin = listen(options.host, options.redirect_port, redirect, "--redirect-port", limits) if redirect else None
+    origin = start_origin(options, redirect, limits) if redirect else None
     if redirect is not None and origin is None:
         server.stop()
         return 2
-    if redirect is not None and origin is not None:
-        redirect.base_url = (options.redirect_base_url or f"http://{url_host(options.host)}:{origin.port}").rstrip("/")
-        serve_in_thread(origin)
-        print(f"# redirect targets on {redirect.base_url}", file=sys.stderr, flush=True)
     endpoint = f"http://{url_host(options.host)}:{server.port}"
     print("\n".join(env_lines(endpoint, options)), flush=True)
     print(f"# bk-repo dev server on {endpoint} (data in {store.root}); Ctrl-C to stop", file=sys.stderr, flush=True)
@@ -311,6 +293,42 @@ def serve(
     return 0
 
 
+def pairs(parser: argparse.ArgumentParser, items: list[str], usage: str) -> list[tuple[str, str]]:
+    """``FIRST:SECOND`` option values split in two; a parser error for one without a colon or a first part."""
+    found = []
+    for item in items:
+        first, colon, second = item.partition(":")
+        if not colon or not first:
+            parser.error(usage)
+        found.append((first, second))
+    return found
+
+
+def prepare_store(options: argparse.Namespace, readers: list[tuple[str, str]]) -> Store:
+    """The data directory with the CLI's users, project and two repositories."""
+    store = Store(options.data, block_upload_expiry=options.block_upload_expiry)
+    store.ensure_user(options.username, options.password, can_write=True)
+    for name, password in readers:
+        store.ensure_user(name, password, can_write=False)
+    store.ensure_project(options.project, options.username)
+    store.create_repo(options.project, options.public_bucket, public=True, created_by=options.username, exist_ok=True)
+    store.create_repo(options.project, options.private_bucket, public=False, created_by=options.username, exist_ok=True)
+    return store
+
+
+def start_origin(options: argparse.Namespace, redirect: RedirectOrigin, limits: Any) -> Any:
+    """Redirect mode's second origin, on the same kind of server, served in a thread; None if it cannot listen."""
+    from .server import serve_in_thread
+
+    origin = listen(options.host, options.redirect_port, redirect, "--redirect-port", limits)
+    if origin is None:
+        return None
+    redirect.base_url = (options.redirect_base_url or f"http://{url_host(options.host)}:{origin.port}").rstrip("/")
+    serve_in_thread(origin)
+    print(f"# redirect targets on {redirect.base_url}", file=sys.stderr, flush=True)
+    return origin
+
+
 def listen(host: str, port: int, app: Any, option: str, limits: Any) -> Any:
     """A server bound to ``host:port``; None (after a plain message) when it cannot listen."""
     from .server import make_server
@@ -323,7 +341,7 @@ def listen(host: str, port: int, app: Any, option: str, limits: Any) -> Any:
         return None
 
 
-def apply_switches(parser: argparse.ArgumentParser, store: Store, options: argparse.Namespace) -> bool:
+def apply_switches(store: Store, options: argparse.Namespace) -> bool:
     """``--share-off`` and ``--folder-listing-off``; False (after a message) for a missing target."""
     for project in options.share_off:
         if not store.set_share(project, False):

@@ -59,3 +59,38 @@ def test_sandbox_refuses_a_port_in_use_before_starting_anything(tmp_path: Path) 
     assert "The site runs at" not in site.output
     assert not (data_dir / "devserver.log").exists()  # no dev server was started
     assert not (data_dir / "db.sqlite3").exists()
+
+
+def test_sandbox_redirect_mode_serves_downloads_from_a_second_origin(tmp_path: Path) -> None:
+    from django.core.files.base import ContentFile
+
+    from bkstorages.backends.bkrepo import BKRepoStorage
+
+    data_dir = tmp_path / "sandbox-data"
+    site = SandboxProcess({"SANDBOX_REDIRECT": "1"}, data_dir)
+    try:
+        site.wait_until_serving()
+        log = (data_dir / "devserver.log").read_text()
+        assert "# redirect targets on http://127.0.0.1:" in log
+        env = dict(
+            line.removeprefix("export ").split("=", 1) for line in log.splitlines() if line.startswith("export BKREPO_")
+        )
+        options = {key.removeprefix("BKREPO_").lower(): value.strip("'\"") for key, value in env.items()}
+        storage = BKRepoStorage(
+            endpoint_url=options["endpoint_url"],
+            username=options["username"],
+            password=options["password"],
+            project=options["project"],
+            bucket=options["private_bucket"],
+        )
+        name = storage.save("redirected.txt", ContentFile(b"served from the second origin"))
+        raw = requests.get(
+            f"{options['endpoint_url']}/generic/{options['project']}/{options['private_bucket']}/{name}",
+            auth=(options["username"], options["password"]),
+            allow_redirects=False,
+            timeout=10,
+        )
+        assert raw.status_code == 302
+        assert storage.open(name).read() == b"served from the second origin"
+    finally:
+        assert site.interrupt() == 130

@@ -34,6 +34,7 @@ def _switches(context: Context, project: str, repo: str | None) -> dict[str, Any
 
 
 def switches(context: Context, request: Request) -> Response:
+    """Show (GET) or turn (POST) a project's share switch and a repository's folder listing."""
     context.accounts.require_admin(request.principal)
     if request.method != "POST":
         project = request.param("project")
@@ -60,6 +61,7 @@ def switches(context: Context, request: Request) -> Response:
 
 
 def expire_redirects(context: Context, request: Request) -> Response:
+    """Redirect mode: every redirect target handed out so far answers 403 from now on."""
     context.accounts.require_admin(request.principal)
     if context.redirect is None:
         raise ApiError(250105, "redirect")

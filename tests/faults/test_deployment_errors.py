@@ -50,10 +50,12 @@ def test_a_folder_is_not_a_file(bkrepo_settings: Repos, listing: bool) -> None:
 # -- a 404 that is not bk-repo's -------------------------------------------------------
 
 
-def test_a_404_page_that_is_not_bk_repo_is_a_configuration_error(bkrepo_settings: Repos, proxy: FaultProxy) -> None:
-    storage = BKRepoPrivateStorage(endpoint_url=proxy.url)
+def test_a_404_page_that_is_not_bk_repo_is_a_configuration_error(
+    bkrepo_settings: Repos, fault_proxy: FaultProxy
+) -> None:
+    storage = BKRepoPrivateStorage(endpoint_url=fault_proxy.url)
     storage.save("there.txt", ContentFile(b"x"))
-    proxy.add_fault("html", status=404, times=None)
+    fault_proxy.add_fault("html", status=404, times=None)
     calls = {
         "exists": lambda: storage.exists("there.txt"),
         "delete": lambda: storage.delete("there.txt"),
@@ -64,28 +66,28 @@ def test_a_404_page_that_is_not_bk_repo_is_a_configuration_error(bkrepo_settings
         with pytest.raises(EndpointConfigurationError) as raised:
             call()
         message = str(raised.value)
-        assert proxy.url in message, name
+        assert fault_proxy.url in message, name
         assert "BKREPO_ENDPOINT_URL" in message, name
         assert bkrepo_settings.server.password not in message
         assert bkrepo_settings.server.password not in repr(raised.value)
 
 
-def test_a_real_missing_file_is_still_false(bkrepo_settings: Repos, proxy: FaultProxy) -> None:
-    storage = BKRepoPrivateStorage(endpoint_url=proxy.url)
+def test_a_real_missing_file_is_still_false(bkrepo_settings: Repos, fault_proxy: FaultProxy) -> None:
+    storage = BKRepoPrivateStorage(endpoint_url=fault_proxy.url)
     assert storage.exists("missing.txt") is False
     storage.delete("missing.txt")
     with pytest.raises(FileNotFoundError):
         storage.open("missing.txt").read()
     # bk-repo's own 404 is recognised from its answer: no extra request to tell it apart.
-    assert proxy.count("GET", r"^/repository/api/node/detail/") == 0
+    assert fault_proxy.count("GET", r"^/repository/api/node/detail/") == 0
 
 
-def test_a_head_404_that_is_not_bk_repo_is_confirmed_once(bkrepo_settings: Repos, proxy: FaultProxy) -> None:
-    storage = BKRepoPrivateStorage(endpoint_url=proxy.url)
-    proxy.add_fault("html", method="HEAD", status=404, times=None)
+def test_a_head_404_that_is_not_bk_repo_is_confirmed_once(bkrepo_settings: Repos, fault_proxy: FaultProxy) -> None:
+    storage = BKRepoPrivateStorage(endpoint_url=fault_proxy.url)
+    fault_proxy.add_fault("html", method="HEAD", status=404, times=None)
     assert storage.exists("missing.txt") is False
     assert storage.exists("missing-too.txt") is False
-    assert proxy.count("GET", r"^/repository/api/node/detail/") == 1
+    assert fault_proxy.count("GET", r"^/repository/api/node/detail/") == 1
 
 
 # -- signed links ---------------------------------------------------------------------------
