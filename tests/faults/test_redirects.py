@@ -181,6 +181,12 @@ class Recorder:
         class Handler(http.server.BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
+            def do_HEAD(self) -> None:
+                recorder.headers.append({name.lower(): value for name, value in self.headers.items()})
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(recorder.body)))
+                self.end_headers()
+
             def do_GET(self) -> None:
                 recorder.headers.append({name.lower(): value for name, value in self.headers.items()})
                 if self.path.startswith("/hop/"):
@@ -287,3 +293,25 @@ def test_too_many_redirects(
     with pytest.raises(RedirectError, match="too many"), storage.open("far.txt") as handle:
         handle.read()
     assert 3 <= len(hops.headers) <= 10
+
+
+def test_a_head_answered_with_a_redirect_is_followed(
+    make_storage: Callable[..., Any], fault_proxy: FaultProxy, routes: Routes, recorder: Callable[[bytes], Recorder]
+) -> None:
+    storage = make_storage()
+    storage.save("sized.bin", ContentFile(b"0123456789"))
+    other = recorder(b"0123456789")
+    fault_proxy.add_fault(
+        "error",
+        method="HEAD",
+        path_regex=routes.object("sized.bin"),
+        status=302,
+        plain=True,
+        body=b"",
+        headers={"Location": other.url + "/blob"},
+        times=2,
+    )
+    assert storage.size("sized.bin") == 10
+    assert storage.exists("sized.bin")
+    assert len(other.headers) == 2
+    assert all("authorization" not in headers for headers in other.headers)
