@@ -24,6 +24,7 @@ or fragment, or the ``/generic`` service suffix is refused.
 
 from __future__ import annotations
 
+import json
 import math
 import os
 import zoneinfo
@@ -38,6 +39,7 @@ from django.core.exceptions import ImproperlyConfigured
 # The client never imports Django, so it keeps the defaults of its own options;
 # the table below takes them from there (one place for each number).
 from bkstorages.client import DEFAULTS as _CLIENT_DEFAULTS
+from bkstorages.client import metadata_headers
 
 MiB = 1024 * 1024
 
@@ -240,6 +242,20 @@ OPTIONS: tuple[Option, ...] = (
         client=True,
     ),
     Option(
+        "cache_control",
+        "BKREPO_CACHE_CONTROL",
+        None,
+        "str",
+        "Cache-Control stored with every saved file, which bk-repo then sends with it (default: no-cache)",
+    ),
+    Option(
+        "object_metadata",
+        "BKREPO_OBJECT_METADATA",
+        None,
+        "dict",
+        "metadata stored with every saved file (X-BKREPO-META-* headers)",
+    ),
+    Option(
         "max_memory_size",
         "BKREPO_MAX_MEMORY_SIZE",
         8 * MiB,
@@ -269,6 +285,7 @@ CLASS_SETTINGS = {
     "BKREPO_PRIVATE_BUCKET": "bucket",
     "BKREPO_STATIC_BUCKET": "bucket",
     "BKREPO_STATIC_LOCATION": "location",
+    "BKREPO_STATIC_CACHE_CONTROL": "cache_control",
     "BKREPO_BUCKET_PUBLIC": "public",
 }
 # Which buckets are public, by the first bucket setting of the class.
@@ -286,6 +303,7 @@ _EXPECTED = {
     "optional_bool": "a boolean",
     "float": "a number",
     "int": "an integer",
+    "dict": "a dict of strings (the environment variable: a JSON object)",
 }
 _POSITIVE_SECONDS = ("connect_timeout", "read_timeout", "deadline", "timeout")
 _POSITIVE = ("block_size", "block_upload_workers", "list_page_size", "url_cache_size")
@@ -416,6 +434,8 @@ def _type_hint(option: Option, name: str, value: Any) -> str:
         return f"Write {name} = 3600 (a number, without quotes)."
     if option.kind in ("float", "int"):
         return f"Write {name} as a number, without quotes."
+    if option.kind == "dict":
+        return f'Write {name} = {{"key": "value"}}; in the environment, as JSON.'
     return f"Write {name} as a string, e.g. os.environ['{name}'] or '...'."
 
 
@@ -425,6 +445,13 @@ def _convert(option: Option, value: Any, source: str) -> tuple[Any, bool]:
     text = value.strip().lower() if isinstance(value, str) else None
     if kind == "str":
         return value, isinstance(value, str)
+    if kind == "dict":
+        if source == ENVIRONMENT and isinstance(value, str):
+            try:
+                value = json.loads(value)
+            except ValueError:
+                return value, False
+        return (dict(value), True) if isinstance(value, Mapping) else (value, False)
     if kind in ("bool", "optional_bool"):
         if isinstance(value, bool):
             return value, True
@@ -473,6 +500,11 @@ def _value_problem(option: Option, value: Any) -> tuple[str, str, str] | None:
             zoneinfo.ZoneInfo(value)
         except (ValueError, zoneinfo.ZoneInfoNotFoundError):
             return "value", "is not a known time zone", "e.g. 'Asia/Shanghai' or 'UTC'"
+    if name in ("cache_control", "object_metadata") and value:
+        try:
+            metadata_headers({"Cache-Control": value} if name == "cache_control" else value)
+        except ValueError as error:
+            return "value", f"cannot be stored with files ({error})", ""
     if name == "location":
         from django.core.exceptions import SuspiciousFileOperation
 

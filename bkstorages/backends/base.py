@@ -204,6 +204,8 @@ class RemoteStorage(_DeconstructibleStorage):
         max_memory_size: int
         time_zone: str
         url_cache: SignedURLCache
+        cache_control: str | None
+        object_metadata: dict[str, str] | None
     else:
         location = resolved()
         file_overwrite = resolved()
@@ -212,6 +214,8 @@ class RemoteStorage(_DeconstructibleStorage):
         max_memory_size = resolved()
         time_zone = resolved()
         url_cache = resolved()
+        cache_control = resolved()
+        object_metadata = resolved()
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -274,6 +278,8 @@ class RemoteStorage(_DeconstructibleStorage):
             "url_preview": values["url_preview"],
             "max_memory_size": values["max_memory_size"],
             "time_zone": values["time_zone"],
+            "cache_control": values["cache_control"],
+            "object_metadata": values["object_metadata"],
             "url_cache": SignedURLCache(
                 maxsize=values["url_cache_size"], alias=values["url_cache_alias"], namespace=url_cache_namespace
             ),
@@ -347,6 +353,7 @@ class RemoteStorage(_DeconstructibleStorage):
         if name is None:
             name = content.name
         name = self._relative(name)
+        self._object_metadata(name, content)  # metadata the store cannot carry is refused before any request
         token = _save_max_length.set(max_length)
         refused = _refused_names.set(None if self.file_overwrite else set())
         try:
@@ -366,8 +373,9 @@ class RemoteStorage(_DeconstructibleStorage):
         source = UploadSource.from_fileobj(content, spool_dir=conf.file_upload_temp_dir())
         try:
             for _attempt in range(MAX_RENAMES):
+                metadata = self._object_metadata(relative, content)
                 try:
-                    self._store_upload(self._key(relative), source, overwrite=self.file_overwrite)
+                    self._store_upload(self._key(relative), source, overwrite=self.file_overwrite, metadata=metadata)
                 except ObjectAlreadyExists as error:
                     if self.file_overwrite or error.code not in (None, _NAME_TAKEN):
                         raise
@@ -383,11 +391,39 @@ class RemoteStorage(_DeconstructibleStorage):
 
     def upload_file(self, name: str, fileobj: IO[bytes], *, exclusive: bool = False) -> None:
         """Store ``fileobj`` under exactly ``name`` (used by files opened for writing)."""
+        key, metadata = self.key(name), self._object_metadata(name, File(fileobj, name=name))
         source = UploadSource.from_fileobj(fileobj, spool_dir=conf.file_upload_temp_dir())
         try:
-            self._store_upload(self.key(name), source, overwrite=not exclusive)
+            self._store_upload(key, source, overwrite=not exclusive, metadata=metadata)
         finally:
             source.close()
+
+    # -- metadata ---------------------------------------------------------------------
+
+    def get_object_metadata(self, name: str, content: Any) -> dict[str, str]:
+        """The metadata stored with ``name`` when ``content`` is saved there.
+
+        By default the ``object_metadata`` option plus ``Cache-Control`` from the
+        ``cache_control`` option (which wins over a ``Cache-Control`` key of any
+        case); override it to choose per file. Keys and values the store cannot
+        carry are refused with ``ValueError`` before any request.
+        """
+        options = self._resolved or self._resolve()
+        metadata = dict(options.object_metadata or {})
+        if options.cache_control:
+            metadata = {key: value for key, value in metadata.items() if str(key).lower() != "cache-control"}
+            metadata["Cache-Control"] = options.cache_control
+        return metadata
+
+    def _object_metadata(self, name: str, content: Any) -> dict[str, str]:
+        """``get_object_metadata()``, checked by the store (ValueError for what it cannot carry)."""
+        metadata = dict(self.get_object_metadata(name, content))
+        self._store_check_metadata(metadata)
+        return metadata
+
+    def get_metadata(self, name: str) -> dict[str, str]:
+        """The metadata the store holds for ``name`` (FileNotFoundError when there is no such object)."""
+        return self._store_metadata(self.key(name))
 
     # -- open -------------------------------------------------------------------------
 
@@ -533,22 +569,26 @@ class RemoteStorage(_DeconstructibleStorage):
     def is_public(self) -> bool:
         return self._store_is_public()
 
-    def url(self, name: str | None, expire: int | None = None) -> str:
-        """A URL for ``name``: permanent for public buckets (no request), else signed and cached."""
+    def url(self, name: str | None, expire: int | None = None, download: bool | None = None) -> str:
+        """A URL for ``name``: permanent for public buckets (no request), else signed and cached.
+
+        ``expire`` (seconds) is the lifetime of a signed link for this call
+        (default ``url_expire_seconds``); a cached link is reused only for the
+        same lifetime. ``download=True`` makes browsers save the file,
+        ``False`` show it inline, ``None`` keeps the storage's default.
+        """
         if name is None:
             raise ValueError("This file is not accessible via a URL.")
-        return self.urls([name], expire=expire)[name]
+        return self.urls([name], expire=expire, download=download)[name]
 
-    def urls(self, names: Iterable[str], expire: int | None = None) -> dict[str, str]:
+    def urls(self, names: Iterable[str], expire: int | None = None, download: bool | None = None) -> dict[str, str]:
         """URLs for many names; a private bucket signs every uncached one in one request."""
         names = list(names)
         keys = {name: self.key(name) for name in names}
         if self._store_is_public():
-            return {name: self._store_public_url(key) for name, key in keys.items()}
+            return {name: self._store_public_url(key, download=download) for name, key in keys.items()}
         resolved_options = self._resolved or self._resolve()
-        expire = resolved_options.url_expire_seconds if expire is None else int(expire)
-        if expire <= 0:
-            raise ValueError("expire must be a positive number of seconds")
+        expire = self._expire_seconds(expire)
         wanted = list(dict.fromkeys(keys.values()))
         found = resolved_options.url_cache.get_many(wanted, expire)
         if len(found) < len(wanted):
@@ -561,11 +601,31 @@ class RemoteStorage(_DeconstructibleStorage):
                     signed = self._store_signed_urls(missing, expire)
                     resolved_options.url_cache.set_many(signed, expire)
                     found.update(signed)
-        return {name: found[key] for name, key in keys.items()}
+        return {name: self._store_link(found[key], download=download) for name, key in keys.items()}
+
+    def upload_url(self, name: str, expire: int | None = None, permits: int | None = 1) -> str:
+        """A signed link to which a client may ``PUT`` the bytes of ``name`` without credentials.
+
+        The name goes through the same cleaning and checks as ``save()``. The
+        link is valid for ``expire`` seconds (default ``url_expire_seconds``) and
+        ``permits`` uploads (``None``: any number); it is never cached. It does
+        not pick a free name: with overwrite off, call ``get_available_name()``
+        first.
+        """
+        key = self.key(name)
+        if permits is not None and (isinstance(permits, bool) or int(permits) < 1):
+            raise ValueError("permits must be a positive number of uploads, or None for any number")
+        return self._store_upload_url(key, self._expire_seconds(expire), None if permits is None else int(permits))
+
+    def _expire_seconds(self, expire: int | None) -> int:
+        seconds = (self._resolved or self._resolve()).url_expire_seconds if expire is None else int(expire)
+        if seconds <= 0:
+            raise ValueError("expire must be a positive number of seconds")
+        return seconds
 
     # -- what a backend supplies ------------------------------------------------------
 
-    def _store_upload(self, key: str, source: UploadSource, *, overwrite: bool) -> None:
+    def _store_upload(self, key: str, source: UploadSource, *, overwrite: bool, metadata: dict[str, str]) -> None:
         raise NotImplementedError(f"{type(self).__name__} must implement _store_upload()")
 
     def _store_reader(self, key: str, start: int) -> Reader:
@@ -602,11 +662,26 @@ class RemoteStorage(_DeconstructibleStorage):
     def _store_is_public(self) -> bool:
         raise NotImplementedError(f"{type(self).__name__} must implement _store_is_public()")
 
-    def _store_public_url(self, key: str) -> str:
+    def _store_public_url(self, key: str, *, download: bool | None) -> str:
         raise NotImplementedError(f"{type(self).__name__} must implement _store_public_url()")
 
     def _store_signed_urls(self, keys: list[str], expire: int) -> dict[str, str]:
+        """Signed download links as the store gives them (cached as they are; see ``_store_link``)."""
         raise NotImplementedError(f"{type(self).__name__} must implement _store_signed_urls()")
+
+    def _store_link(self, url: str, *, download: bool | None) -> str:
+        """A signed link made to download (``True``), show inline (``False``) or do the store's default."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _store_link()")
+
+    def _store_upload_url(self, key: str, expire: int, permits: int | None) -> str:
+        raise NotImplementedError(f"{type(self).__name__} must implement _store_upload_url()")
+
+    def _store_check_metadata(self, metadata: dict[str, str]) -> None:
+        """Raise ValueError for metadata the store cannot carry."""
+        raise NotImplementedError(f"{type(self).__name__} must implement _store_check_metadata()")
+
+    def _store_metadata(self, key: str) -> dict[str, str]:
+        raise NotImplementedError(f"{type(self).__name__} must implement _store_metadata()")
 
     # -- copies and migrations ----------------------------------------------------------
 

@@ -23,7 +23,7 @@ from django.core.exceptions import SuspiciousFileOperation
 
 from bkstorages import conf
 from bkstorages.backends.base import ObjectStat, RemoteStorage, resolved
-from bkstorages.client import BKGenericRepoClient, ObjectReader
+from bkstorages.client import BKGenericRepoClient, ObjectReader, metadata_headers
 from bkstorages.client.repo import checked_path
 from bkstorages.exceptions import NameTooLongError, ObjectIsFolderError, ObjectNotFoundError
 from bkstorages.files import RemoteFile
@@ -132,7 +132,8 @@ class BKRepoStorage(RemoteStorage):
                 values["endpoint_url"],
                 values["project"],
                 values["bucket"],
-                str(values["url_preview"]),
+                # The cache holds links as bk-repo signs them; preview=true is added per call.
+                "signed",
                 str(values["temporary_url_host"]),
             ]
         )
@@ -173,8 +174,14 @@ class BKRepoStorage(RemoteStorage):
 
     # -- the store ------------------------------------------------------------------
 
-    def _store_upload(self, key: str, source: UploadSource, *, overwrite: bool) -> None:
-        (self._resolved or self._resolve()).client.upload(key, source, overwrite=overwrite)
+    def _store_upload(self, key: str, source: UploadSource, *, overwrite: bool, metadata: dict[str, str]) -> None:
+        (self._resolved or self._resolve()).client.upload(key, source, overwrite=overwrite, metadata=metadata)
+
+    def _store_check_metadata(self, metadata: dict[str, str]) -> None:
+        metadata_headers(metadata)
+
+    def _store_metadata(self, key: str) -> dict[str, str]:
+        return self.client.node_metadata(key)
 
     def _store_reader(self, key: str, start: int) -> ObjectReader:
         return self.client.open_reader(key, start)
@@ -244,15 +251,31 @@ class BKRepoStorage(RemoteStorage):
     def _store_is_public(self) -> bool:
         return (self._resolved or self._resolve()).client.is_public
 
-    def _store_public_url(self, key: str) -> str:
+    def _inline(self, download: bool | None) -> bool:
+        """bk-repo sends files as attachments unless the link says ``preview=true``."""
+        return (self._resolved or self._resolve()).url_preview if download is None else not download
+
+    def _store_public_url(self, key: str, *, download: bool | None) -> str:
         options = self._resolved or self._resolve()
-        return options.client.public_url(key, preview=options.url_preview, base_url=options.public_base_url)
+        return options.client.public_url(key, preview=self._inline(download), base_url=options.public_base_url)
 
     def _store_signed_urls(self, keys: list[str], expire: int) -> dict[str, str]:
-        urls = self.client.create_temporary_urls(keys, expire, host=self.temporary_url_host)
-        if self.url_preview:
-            urls = {key: f"{url}&preview=true" if "?" in url else f"{url}?preview=true" for key, url in urls.items()}
-        return urls
+        return self.client.create_temporary_urls(keys, expire, host=self.temporary_url_host)
+
+    def _store_link(self, url: str, *, download: bool | None) -> str:
+        if not self._inline(download):
+            return url
+        return f"{url}&preview=true" if "?" in url else f"{url}?preview=true"
+
+    def _store_upload_url(self, key: str, expire: int, permits: int | None) -> str:
+        urls = self.client.create_temporary_urls(
+            [key],
+            expire,
+            host=self.temporary_url_host,
+            token_type="UPLOAD",  # noqa: S106 - a token type, not a secret
+            permits=permits,
+        )
+        return urls[key]
 
 
 class BKRepoPublicStorage(BKRepoStorage):

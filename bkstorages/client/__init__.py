@@ -45,10 +45,19 @@ from bkstorages.client.transport import RETRY_STATUSES as RETRY_STATUSES
 from bkstorages.client.transport import Answer as Answer
 from bkstorages.client.transport import Deadline, RetryPolicy
 from bkstorages.client.uploads import SMALL_BODY as SMALL_BODY
+from bkstorages.client.uploads import metadata_headers
 from bkstorages.sources import CHUNK_SIZE as CHUNK_SIZE
 from bkstorages.sources import MiB, UploadSource
 
-__all__ = ["BKGenericRepoClient", "Deadline", "ObjectReader", "RetryPolicy", "UploadSource", "encode_path"]
+__all__ = [
+    "BKGenericRepoClient",
+    "Deadline",
+    "ObjectReader",
+    "RetryPolicy",
+    "UploadSource",
+    "encode_path",
+    "metadata_headers",
+]
 
 DEFAULTS: dict[str, Any] = {
     "connect_timeout": 10.0,

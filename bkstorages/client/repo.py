@@ -146,6 +146,13 @@ class RepoAPI(Transport):
             expect_json=True,
         )
 
+    def node_metadata(self, key: str) -> dict[str, str]:
+        """The node's metadata (keys as bk-repo stores them); ObjectNotFoundError when there is no node."""
+        data = self.node_detail(key).data
+        if not isinstance(data, dict):
+            raise ObjectNotFoundError(f"no node at {key!r}", path=key)
+        return {str(name): str(value) for name, value in (data.get("metadata") or {}).items()}
+
     def delete(self, key: str) -> bool:
         """Delete an object; False when it did not exist."""
         try:

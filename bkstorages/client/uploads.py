@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import time
 from collections.abc import Iterator, Mapping
 from concurrent.futures import FIRST_EXCEPTION, Future, wait
 from typing import Any
+from urllib.parse import quote
 
 from bkstorages.client.errors import CODE_DIGEST_CHECK_FAILED, CODE_NODE_EXISTED, CODE_UPLOAD_ID_NOT_FOUND
 from bkstorages.client.repo import RepoAPI
@@ -36,6 +38,49 @@ logger = logging.getLogger(__name__)
 SMALL_BODY = 64 * 1024  # uploads this small are sent as one piece of bytes
 
 Part = tuple[int, int, int]  # (sequence number, offset, length) of a block upload part
+
+#: An RFC 9110 token: what the part of a header name after ``X-BKREPO-META-`` may be.
+_TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
+#: Control characters (C0, DEL, C1): no header or metadata value carries them intact.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+#: Printable ASCII: all bk-repo can send back in a ``Cache-Control`` header.
+_VISIBLE = re.compile(r"[\x20-\x7e]*")
+#: Characters sent as they are in a metadata value; everything else is percent-encoded
+#: (bk-repo decodes values with Spring's ``UriUtils.decode``, as UTF-8).
+_VALUE_SAFE = "!#$&'()*+,/:;<=>?@[]^_`{|}~-."
+#: Request heads above 8 KiB are refused by bk-repo's Tomcat; metadata gets at most this much.
+MAX_METADATA_BYTES = 4096
+
+
+def metadata_headers(metadata: Mapping[str, str]) -> dict[str, str]:
+    """``X-BKREPO-META-{key}`` headers for ``metadata``; ValueError for what bk-repo cannot store as given.
+
+    bk-repo stores each key trimmed and lower-cased (``ArtifactMetadataHeaderResolver``),
+    so keys must be header-name tokens that differ in more than case; values are
+    strings without control characters (any other text is carried percent-encoded as
+    UTF-8). ``Cache-Control`` comes back as a response header, so its value must be
+    printable ASCII.
+    """
+    headers: dict[str, str] = {}
+    seen: dict[str, str] = {}
+    for key, value in metadata.items():
+        if not isinstance(key, str) or not _TOKEN.fullmatch(key):
+            raise ValueError(f"metadata key {key!r} is not a header name token (letters, digits, !#$%&'*+.^_`|~-)")
+        if key.lower() in seen:
+            first = seen[key.lower()]
+            raise ValueError(f"metadata keys {first!r} and {key!r} differ only in case; bk-repo lower-cases keys")
+        seen[key.lower()] = key
+        if not isinstance(value, str):
+            raise ValueError(f"metadata value of {key!r} must be a string, not {type(value).__name__}")
+        if _CONTROL.search(value):
+            raise ValueError(f"metadata value of {key!r} contains a control character (CR, LF, ...)")
+        if key.lower() == "cache-control" and not _VISIBLE.fullmatch(value):
+            raise ValueError(f"Cache-Control {value!r} must be printable ASCII: bk-repo sends it back as a header")
+        headers[f"X-BKREPO-META-{key}"] = quote(value, safe=_VALUE_SAFE)
+    size = sum(len(name) + len(value) + 4 for name, value in headers.items())
+    if size > MAX_METADATA_BYTES:
+        raise ValueError(f"metadata takes {size} bytes of request headers; at most {MAX_METADATA_BYTES} are sent")
+    return headers
 
 
 class _CompleteFailed(Exception):
@@ -114,8 +159,12 @@ class Uploads(RepoAPI):
         overwrite: bool,
         headers: Mapping[str, str] | None = None,
         deadline: Deadline | None = None,
+        metadata: Mapping[str, str] | None = None,
     ) -> dict[str, Any]:
         """Upload ``source`` to ``key``; returns what is known of the stored node.
+
+        ``metadata`` is stored with the node (:func:`metadata_headers`; ValueError
+        before any request for what bk-repo cannot carry).
 
         Large sources (above ``block_upload_threshold``) use block upload.
         With ``overwrite=False`` an existing node raises ObjectAlreadyExists.
@@ -123,6 +172,8 @@ class Uploads(RepoAPI):
         A single PUT larger than one block gets one deadline per block's worth
         of bytes, so it may move as slowly as a block upload may.
         """
+        if metadata:
+            headers = {**metadata_headers(metadata), **(headers or {})}
         if deadline is None:
             blocks = max(1, -(-source.size // self.block_size))
             deadline = Deadline(None if self.deadline is None else self.deadline * blocks)

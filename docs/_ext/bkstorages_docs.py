@@ -49,6 +49,7 @@ KIND_NAMES = {
     "optional_bool": "boolean, or unset",
     "float": "number",
     "int": "integer",
+    "dict": "dict of strings (environment variable: a JSON object)",
 }
 
 MiB = 1024 * 1024

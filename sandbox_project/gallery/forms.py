@@ -6,7 +6,9 @@ from django import forms
 from django.conf import settings
 from django.core.files.uploadedfile import UploadedFile
 from django.template.defaultfilters import filesizeformat
+from django.urls import reverse_lazy
 
+from bkstorages_contrib.forms import DirectUploadField
 from sandbox_project.gallery.models import Document, Photo
 
 
@@ -99,3 +101,18 @@ class DocumentForm(forms.ModelForm):
         upload: UploadedFile = self.cleaned_data["file"]
         check_size(upload)
         return upload
+
+
+#: Where the browser's direct uploads go in the private bucket; the form accepts names under it only.
+DIRECT_PREFIX = "direct/"
+
+
+class DirectUploadForm(forms.Form):
+    """A file the browser sends straight to bk-repo; the form receives only its (signed) name."""
+
+    title = forms.CharField(max_length=200, required=False)
+    file = DirectUploadField(sign_url=reverse_lazy("direct_sign"), storage="private", prefix=DIRECT_PREFIX)
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["file"].max_size = settings.SANDBOX_MAX_UPLOAD_BYTES  # type: ignore[attr-defined]

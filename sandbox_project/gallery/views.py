@@ -21,7 +21,15 @@ from django.views.static import serve
 
 from bkstorages.exceptions import BKStorageError
 from bkstorages.urlcache import cache_lifetime
-from sandbox_project.gallery.forms import DocumentForm, PhotoForm, UploadForm, clean_bucket_name
+from bkstorages_contrib.forms import DirectUploadView
+from sandbox_project.gallery.forms import (
+    DIRECT_PREFIX,
+    DirectUploadForm,
+    DocumentForm,
+    PhotoForm,
+    UploadForm,
+    clean_bucket_name,
+)
 from sandbox_project.gallery.models import Document, Photo, Upload
 
 # The storages the bucket browser can show, by their STORAGES alias.
@@ -167,6 +175,29 @@ def documents(request: HttpRequest) -> HttpResponse:
         "valid_until": timezone.now() + timedelta(seconds=lifetime["left"]),
     }
     return render(request, "gallery/documents.html", context)
+
+
+#: Signs one-time upload links for the direct upload page (a real site would protect this view).
+direct_sign = DirectUploadView.as_view(storage="private", prefix=DIRECT_PREFIX)
+
+
+def direct(request: HttpRequest) -> HttpResponse:
+    """Files the browser uploads straight to the private bucket; Django gets only their names."""
+    form = DirectUploadForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        name = form.cleaned_data["file"]
+        try:
+            size = storages["private"].size(name)
+            Document.objects.create(title=form.cleaned_data["title"], file=name, size=size)
+        except BKStorageError as exc:
+            form.add_error(None, storage_error(exc))
+        else:
+            messages.success(request, f"Stored {name} ({size} bytes) straight from the browser.")
+            return redirect("direct")
+    rows = list(Document.objects.filter(file__startswith=DIRECT_PREFIX)[:100])
+    urls = signed_urls(storages["private"], [row.file.name for row in rows])
+    context = {"form": form, "items": [(row, urls.get(row.file.name)) for row in rows]}
+    return render(request, "gallery/direct.html", context)
 
 
 def short_link(request: HttpRequest, pk: int) -> HttpResponse:
