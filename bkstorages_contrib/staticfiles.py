@@ -30,6 +30,8 @@ from __future__ import annotations
 
 import datetime
 import hashlib
+import posixpath
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -43,6 +45,13 @@ from bkstorages.backends.bkrepo import BKRepoPublicStorage
 __all__ = ["BKRepoManifestStaticStorage", "BKRepoStaticStorage"]
 
 DEFAULT_STATIC_LOCATION = "static"
+#: ``Cache-Control`` of static files (``BKREPO_STATIC_CACHE_CONTROL``): browsers reuse them
+#: for five minutes, so a deploy reaches everyone within five minutes.
+DEFAULT_STATIC_CACHE_CONTROL = "public, max-age=300"
+#: ``Cache-Control`` of the manifest storage's hashed names: new content gets a new name.
+IMMUTABLE_CACHE_CONTROL = "public, max-age=31536000, immutable"
+#: A name as ``HashedFilesMixin.hashed_name()`` writes it: ``root.<12 hex digits>[.ext]``.
+HASHED_NAME = re.compile(r".+\.[0-9a-f]{12}(?:\.[^.]*)?")
 # How long a listing of the static folder answers exists() and get_modified_time() after its last use.
 RECENT_SECONDS = 5.0
 
@@ -145,6 +154,9 @@ class BKRepoStaticStorage(BKRepoPublicStorage):
     #: The folder for static files: ``BKREPO_STATIC_LOCATION``, default ``"static"``.
     location_setting = "BKREPO_STATIC_LOCATION"
     location_default = DEFAULT_STATIC_LOCATION
+    #: ``Cache-Control`` stored with each file: ``BKREPO_STATIC_CACHE_CONTROL``, default five minutes.
+    cache_control_setting = "BKREPO_STATIC_CACHE_CONTROL"
+    cache_control_default = DEFAULT_STATIC_CACHE_CONTROL
 
     _listing: _Listing | None = None
 
@@ -187,13 +199,17 @@ class BKRepoStaticStorage(BKRepoPublicStorage):
             if listing.holds(relative, digests[0]):
                 return relative  # that content is there already
             origin = listing.same_content(digests[0])
-            if origin is not None:  # bk-repo copies it: no bytes sent
+            if origin is not None and self._copy_keeps_metadata(origin, relative, content):
                 self.copy(origin, relative, overwrite=True)
                 listing.stored(relative, getattr(content, "size", 0) or 0, digests)
                 return relative
         saved = str(super()._save(name, content))
         listing.stored(saved, getattr(content, "size", 0) or 0, digests)
         return saved
+
+    def _copy_keeps_metadata(self, origin: str, name: str, content: Any) -> bool:
+        """bk-repo's copy keeps the origin's metadata: copy only when ``name`` would be stored with the same."""
+        return self.get_object_metadata(origin, content) == self.get_object_metadata(name, content)
 
     def __getstate__(self) -> dict[str, Any]:
         state = super().__getstate__()
@@ -218,6 +234,12 @@ class BKRepoManifestStaticStorage(ManifestFilesMixin, BKRepoStaticStorage):  # t
     hashed copy of an original) is copied by bk-repo, and a deleted file that
     is saved again is never deleted. So a run where nothing changed uploads
     nothing.
+
+    The hashed copies that post-processing writes are stored with
+    ``Cache-Control: public, max-age=31536000, immutable``: their content never
+    changes under their name. Everything else (the original names, the
+    manifest) gets the storage's ``cache_control``. (So a hashed copy is
+    uploaded rather than copied from its original, whose metadata differs.)
     """
 
     def post_process(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
@@ -233,6 +255,23 @@ class BKRepoManifestStaticStorage(ManifestFilesMixin, BKRepoStaticStorage):  # t
                 super().delete(name)
         finally:
             listing.holding = False
+
+    def get_object_metadata(self, name: str, content: Any) -> dict[str, str]:
+        metadata = super().get_object_metadata(name, content)
+        if self.carries_content_hash(name):
+            metadata = {key: value for key, value in metadata.items() if key.lower() != "cache-control"}
+            metadata["Cache-Control"] = IMMUTABLE_CACHE_CONTROL
+        return metadata
+
+    def carries_content_hash(self, name: str) -> bool:
+        """Whether ``name`` is a hashed copy being written by post-processing (never the manifest)."""
+        listing = self._listing
+        return (
+            listing is not None
+            and listing.holding
+            and clean_name(name) != clean_name(self.manifest_name)
+            and HASHED_NAME.fullmatch(posixpath.basename(name)) is not None
+        )
 
     def hashed_name(self, name: str, content: Any = None, filename: str | None = None) -> str:
         listing = self._listing

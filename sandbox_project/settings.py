@@ -86,7 +86,9 @@ STORAGES = {
     "public": {"BACKEND": "bkstorages.backends.bkrepo.BKRepoPublicStorage"},
     # BKREPO_PRIVATE_BUCKET: temporary signed links.
     "private": {"BACKEND": "bkstorages.backends.bkrepo.BKRepoPrivateStorage"},
-    "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
+    # collectstatic (run by `make sandbox`) uploads the static files to BKREPO_PUBLIC_BUCKET under static/;
+    # bk-repo serves them with Cache-Control: public, max-age=300 (BKREPO_STATIC_CACHE_CONTROL).
+    "staticfiles": {"BACKEND": "bkstorages_contrib.staticfiles.BKRepoStaticStorage"},
 }
 
 # The expiry demo asks for links that stop working after this many seconds.

@@ -5,8 +5,9 @@
 # server in the background (data in .sandbox/bkrepo) and points the site at it.
 # With BKREPO_ENDPOINT_URL, BKREPO_USERNAME, BKREPO_PASSWORD, BKREPO_PROJECT,
 # BKREPO_BUCKET, BKREPO_PUBLIC_BUCKET and BKREPO_PRIVATE_BUCKET already set, it
-# uses that bk-repo instead. Then it migrates, creates the demo admin user and
-# serves the site until Ctrl-C, which stops both processes.
+# uses that bk-repo instead. Then it migrates, uploads the static files to the
+# public bucket (collectstatic), creates the demo admin user and serves the
+# site until Ctrl-C, which stops both processes.
 #
 # Knobs (environment): SANDBOX_HOST (127.0.0.1), SANDBOX_PORT (8000),
 # SANDBOX_DATA_DIR (.sandbox), SANDBOX_BKREPO_PORT (0 = any free port),
@@ -135,6 +136,8 @@ fi
 manage() { "$PY" sandbox_project/manage.py "$@"; }
 
 manage migrate --noinput -v 0
+say "Uploading the static files to bk-repo (collectstatic)."
+manage collectstatic --noinput -v 0
 manage sandbox_admin --url "http://$HOST:$PORT/admin/" | while IFS= read -r line; do say "$line"; done
 
 say "The site runs at http://$HOST:$PORT/ — press Ctrl-C to stop it and the dev server."

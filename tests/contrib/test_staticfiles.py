@@ -246,3 +246,36 @@ def test_manifest_names_match_djangos_and_an_unchanged_run_sends_nothing(bk: Any
         # Django's passes save an intermediate name of one stylesheet and delete it again; nothing else.
         assert proxy.count("PUT") <= 1
         assert proxy.count("DELETE") <= 1
+
+
+def cache_control(url: str) -> str:
+    response = requests.get(url, timeout=10)
+    assert response.status_code == 200, url
+    return response.headers["Cache-Control"]
+
+
+def test_hashed_names_are_immutable_and_the_rest_short_lived(bk: Any, tmp_path: Path) -> None:
+    (tmp_path / "css").mkdir()
+    (tmp_path / "css" / "site.css").write_text("body { color: red; }")
+    (tmp_path / "LICENSE").write_text("MIT")
+    setting = storages_setting(staticfiles={"BACKEND": MANIFEST})
+    sources = {"STATICFILES_DIRS": [str(tmp_path)], "STATICFILES_FINDERS": [DIRS_ONLY]}
+    with override_settings(STORAGES=setting, **sources):
+        collectstatic()
+        storage = storages["staticfiles"]
+        hashed = storage.stored_name("css/site.css")
+        assert hashed != "css/site.css"
+        raw = BKRepoStaticStorage()  # plain links, without the manifest's lookups
+        immutable = "public, max-age=31536000, immutable"
+        assert cache_control(raw.url(hashed)) == immutable
+        assert cache_control(raw.url(storage.stored_name("LICENSE"))) == immutable
+        assert cache_control(raw.url("css/site.css")) == "public, max-age=300"
+        assert cache_control(raw.url("staticfiles.json")) == "public, max-age=300"
+        # Outside post-processing a name that merely looks hashed is not trusted.
+        storage.save("vendor/lib.0123456789ab.js", ContentFile(b"1"))
+        assert cache_control(raw.url("vendor/lib.0123456789ab.js")) == "public, max-age=300"
+    with override_settings(STORAGES=storages_setting(), BKREPO_STATIC_CACHE_CONTROL="no-cache"):
+        plain = storages["staticfiles"]
+        plain.save("plain.css", ContentFile(b"p"))
+        assert cache_control(plain.url("plain.css")) == "no-cache"
+        assert plain.get_metadata("plain.css") == {"cache-control": "no-cache"}

@@ -6,6 +6,7 @@ fresh repositories of the dev-server fixture. Screenshots of every step go to
 """
 
 import os
+import re
 import secrets
 import time
 from collections.abc import Iterator
@@ -172,8 +173,23 @@ class Walk:
         assert self.driver.save_screenshot(str(SCREENSHOTS / f"{name}.png"))
 
 
-def test_walk_through_the_sandbox(sandbox: SandboxProcess, browser: WebDriver, tmp_path: Path) -> None:
+def requests_logged(server: Any, pattern: str) -> int:
+    """How many requests matching ``pattern`` (e.g. ``GET /generic/...``) the dev server has logged."""
+    return len(re.findall(pattern, server.log_path.read_text("utf-8", errors="replace")))
+
+
+def wait_logged(server: Any, pattern: str, at_least: int = 1) -> int:
+    deadline = time.monotonic() + 15
+    while (count := requests_logged(server, pattern)) < at_least and time.monotonic() < deadline:
+        time.sleep(0.1)
+    return count
+
+
+def test_walk_through_the_sandbox(
+    sandbox: SandboxProcess, browser: WebDriver, tmp_path: Path, bkrepo_server: Any, bkrepo_repos: Any
+) -> None:
     walk = Walk(browser, sandbox, tmp_path / "downloads")
+    static_gets = rf"GET /generic/{bkrepo_server.project}/{bkrepo_repos.public}/static/"
     content = f"Hello from the browser test {secrets.token_hex(8)}\n".encode()
     text_file = tmp_path / "hello.txt"
     text_file.write_bytes(content)
@@ -186,9 +202,21 @@ def test_walk_through_the_sandbox(sandbox: SandboxProcess, browser: WebDriver, t
     walk.open("/")
     assert "Django files, stored in bk-repo" in walk.text("h1")
     walk.screenshot("01-home")
+    # The static files come from bk-repo (collectstatic ran at start) with a max-age,
+    # so the next page takes them from the browser's cache: bk-repo sees no request.
+    first_view = wait_logged(bkrepo_server, static_gets)
+    assert first_view >= 1
+    stylesheet = walk.find("link[rel=stylesheet]").get_attribute("href")
+    assert f"/{bkrepo_repos.public}/static/gallery/site.css" in stylesheet
+    assert requests.get(stylesheet, timeout=10).headers["Cache-Control"] == "public, max-age=300"
+    seen = wait_logged(bkrepo_server, static_gets, first_view + 1)  # the line of that check
 
     # Upload a file and see it listed, then open its URL and get the same bytes.
     walk.open("/files/")
+    sentinel = f"/generic/{bkrepo_server.project}/{bkrepo_repos.public}/sentinel-{secrets.token_hex(4)}"
+    requests.get(bkrepo_server.endpoint_url + sentinel, timeout=10)  # logged after anything the page fetched
+    wait_logged(bkrepo_server, "GET " + sentinel)
+    assert requests_logged(bkrepo_server, static_gets) == seen
     walk.submit("upload-form", {"file": text_file})
     assert "Saved uploads/hello.txt." in walk.text(".messages")
     link = walk.find("#upload-list a.file-link")
@@ -238,10 +266,26 @@ def test_walk_through_the_sandbox(sandbox: SandboxProcess, browser: WebDriver, t
     assert "251022" in walk.text("body")
     walk.screenshot("07-expired-link-opened")
 
+    # A file goes from the browser straight to bk-repo; the form gets only its name.
+    direct_file = tmp_path / "direct.txt"
+    direct_file.write_bytes(b"sent by the browser itself\n")
+    walk.open("/direct/")
+    walk.find("#direct-form input[type=file]").send_keys(str(direct_file))
+    WebDriverWait(walk.driver, 15).until(lambda _: "Stored as" in walk.text("#direct-form .direct-upload-status"))
+    assert walk.text("#direct-form .direct-upload-status") == "Stored as direct/direct.txt"
+    walk.screenshot("08-direct-upload")
+    walk.click_through("#direct-form button[type=submit]")
+    assert "Stored direct/direct.txt (27 bytes) straight from the browser." in walk.text(".messages")
+    direct_link = walk.find("#direct-list a.file-link")
+    assert direct_link.text == "direct/direct.txt"
+    assert requests.get(direct_link.get_attribute("href"), timeout=10).content == b"sent by the browser itself\n"
+    put = rf"PUT /generic/temporary/upload/{bkrepo_server.project}/{bkrepo_repos.private}/direct/direct\.txt"
+    assert wait_logged(bkrepo_server, put) == 1
+
     # Delete the uploaded file from the bucket browser.
     walk.open("/browse/default/?path=uploads")
     assert "hello.txt" in walk.text("#browse-list")
-    walk.screenshot("08-browser")
+    walk.screenshot("09-browser")
     page = walk.find("body")
     walk.find("#browse-list tr.file button").click()
     WebDriverWait(walk.driver, 5).until(expected_conditions.alert_is_present()).accept()
@@ -249,7 +293,7 @@ def test_walk_through_the_sandbox(sandbox: SandboxProcess, browser: WebDriver, t
     assert "Deleted uploads/hello.txt" in walk.text(".messages")
     assert "hello.txt" not in walk.text("#browse-list")
     assert requests.get(url, timeout=10).status_code == 404
-    walk.screenshot("09-deleted")
+    walk.screenshot("10-deleted")
 
     # The admin: log in with the demo user.
     walk.open("/admin/")
@@ -259,4 +303,4 @@ def test_walk_through_the_sandbox(sandbox: SandboxProcess, browser: WebDriver, t
     assert "sandbox files" in walk.text("#content-main").lower()
     walk.open("/admin/gallery/photo/")
     assert "Sunset" in walk.text("#result_list")
-    walk.screenshot("10-admin")
+    walk.screenshot("11-admin")
