@@ -49,6 +49,8 @@ nitpicky = True
 nitpick_ignore_regex = [
     ("py:class", r"(django|requests|datetime|collections|typing|types|pathlib|_io|io|os|pytest)\..*"),
     ("py:class", r"(Any|BinaryIO|IO|Iterator|Iterable|Mapping|Sequence|Callable|Path|TracebackType)(\[.*\])?"),
+    # Django's classes, named as the modules import them.
+    ("py:class", r"(Storage|HttpRequest|JsonResponse|SafeString)"),
     ("py:class", r"(bytes|str|int|float|bool|dict|list|tuple|object|type|None)"),
     ("py:exc", r"(django|requests)\..*"),
     # Typing protocols of bkstorages.files: what a storage must offer its file objects.
