@@ -49,6 +49,7 @@ from django.utils.safestring import SafeString
 from django.views import View
 
 from bkstorages.backends.base import clean_name
+from bkstorages.exceptions import BKStorageError
 
 __all__ = ["DirectUploadField", "DirectUploadView", "DirectUploadWidget"]
 
@@ -99,6 +100,8 @@ class DirectUploadView(View):
             url = storage.upload_url(name, expire=self.expire, permits=1)  # type: ignore[attr-defined]
         except (SuspiciousFileOperation, ValueError) as error:
             return JsonResponse({"error": str(error)}, status=400)
+        except BKStorageError as error:  # e.g. no WRITE permission, or sharing is off for the project
+            return JsonResponse({"error": f"bk-repo refused to sign an upload link (code {error.code})"}, status=502)
         return JsonResponse({"name": name, "url": url, "signed_name": signing.dumps(name, salt=SALT)})
 
     def pick_name(self, storage: Storage, filename: str) -> str:

@@ -91,3 +91,13 @@ def test_the_widget_renders_a_chooser_and_the_signed_name(bk: Any) -> None:
     assert "bkstorages_contrib/direct_upload.js" in str(DirectUploadWidget().media)
     forged = DirectUploadWidget(sign_url="/sign/").render("report", "direct/a.txt")
     assert "Stored as" not in forged
+
+
+def test_the_view_says_when_bk_repo_refuses_to_sign(bk: Any) -> None:
+    stranger = BKRepoPrivateStorage(username="stranger", password="not-the-password")
+    view = DirectUploadView.as_view(storage=stranger, prefix="direct/")
+    response = view(RequestFactory().post("/sign/", {"filename": "a.txt"}))
+    assert response.status_code == 502
+    answer = json.loads(response.content)
+    assert "refused to sign" in answer["error"]
+    assert "not-the-password" not in response.content.decode()
