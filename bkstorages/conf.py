@@ -24,6 +24,7 @@ or fragment, or the ``/generic`` service suffix is refused.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -241,20 +242,8 @@ OPTIONS: tuple[Option, ...] = (
         "check the sha256 of every whole download against the object's ETag",
         client=True,
     ),
-    Option(
-        "cache_control",
-        "BKREPO_CACHE_CONTROL",
-        None,
-        "str",
-        "Cache-Control stored with every saved file, which bk-repo then sends with it (default: no-cache)",
-    ),
-    Option(
-        "object_metadata",
-        "BKREPO_OBJECT_METADATA",
-        None,
-        "dict",
-        "metadata stored with every saved file (X-BKREPO-META-* headers)",
-    ),
+    Option("cache_control", "BKREPO_CACHE_CONTROL", None, "str", "Cache-Control stored with saved files"),
+    Option("object_metadata", "BKREPO_OBJECT_METADATA", None, "dict", "metadata stored with saved files"),
     Option(
         "max_memory_size",
         "BKREPO_MAX_MEMORY_SIZE",
@@ -315,9 +304,7 @@ ENDPOINT_HINT = (
 )
 
 
-# --------------------------------------------------------------------------
-# Problems
-# --------------------------------------------------------------------------
+# -- Problems --------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -353,9 +340,7 @@ def raise_for(problems: list[Problem], owner: str) -> None:
     raise ImproperlyConfigured(f"{owner}: {problems[0].message}")
 
 
-# --------------------------------------------------------------------------
-# Reading Django settings and the environment
-# --------------------------------------------------------------------------
+# -- Reading Django settings and the environment ---------------------------------
 
 
 def settings_configured() -> bool:
@@ -392,9 +377,7 @@ def _is_unset(option: Option, value: Any, setting: str | None = None) -> bool:
     return value is None or (blank and (option.required or setting in CLASS_SETTINGS))
 
 
-# --------------------------------------------------------------------------
-# Checking one value
-# --------------------------------------------------------------------------
+# -- Checking one value ----------------------------------------------------------
 
 
 def endpoint_problem(value: str) -> str | None:
@@ -434,8 +417,6 @@ def _type_hint(option: Option, name: str, value: Any) -> str:
         return f"Write {name} = 3600 (a number, without quotes)."
     if option.kind in ("float", "int"):
         return f"Write {name} as a number, without quotes."
-    if option.kind == "dict":
-        return f'Write {name} = {{"key": "value"}}; in the environment, as JSON.'
     return f"Write {name} as a string, e.g. os.environ['{name}'] or '...'."
 
 
@@ -445,12 +426,9 @@ def _convert(option: Option, value: Any, source: str) -> tuple[Any, bool]:
     text = value.strip().lower() if isinstance(value, str) else None
     if kind == "str":
         return value, isinstance(value, str)
-    if kind == "dict":
-        if source == ENVIRONMENT and isinstance(value, str):
-            try:
-                value = json.loads(value)
-            except ValueError:
-                return value, False
+    if kind == "dict":  # the environment's is JSON text
+        with contextlib.suppress(ValueError):
+            value = json.loads(value) if source == ENVIRONMENT and isinstance(value, str) else value
         return (dict(value), True) if isinstance(value, Mapping) else (value, False)
     if kind in ("bool", "optional_bool"):
         if isinstance(value, bool):
@@ -544,9 +522,7 @@ def _where(source: str, option: Option, setting: str | None, key: str, cls_name:
     return option.name
 
 
-# --------------------------------------------------------------------------
-# Resolving every option of a storage class
-# --------------------------------------------------------------------------
+# -- Resolving every option of a storage class -----------------------------------
 
 
 @dataclass
