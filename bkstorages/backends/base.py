@@ -401,13 +401,9 @@ class RemoteStorage(_DeconstructibleStorage):
     # -- metadata ---------------------------------------------------------------------
 
     def get_object_metadata(self, name: str, content: Any) -> dict[str, str]:
-        """The metadata stored with ``name`` when ``content`` is saved there.
-
-        By default the ``object_metadata`` option plus ``Cache-Control`` from the
-        ``cache_control`` option (which wins over a ``Cache-Control`` key of any
-        case); override it to choose per file. Keys and values the store cannot
-        carry are refused with ``ValueError`` before any request.
-        """
+        """The metadata stored with ``name`` when ``content`` is saved there (override to choose per file):
+        the ``object_metadata`` option, and ``Cache-Control`` from ``cache_control`` (winning over such a
+        key of any case). What the store cannot carry raises ``ValueError`` before any request."""
         options = self._resolved or self._resolve()
         metadata = dict(options.object_metadata or {})
         if options.cache_control:
@@ -572,11 +568,8 @@ class RemoteStorage(_DeconstructibleStorage):
     def url(self, name: str | None, expire: int | None = None, download: bool | None = None) -> str:
         """A URL for ``name``: permanent for public buckets (no request), else signed and cached.
 
-        ``expire`` (seconds) is the lifetime of a signed link for this call
-        (default ``url_expire_seconds``); a cached link is reused only for the
-        same lifetime. ``download=True`` makes browsers save the file,
-        ``False`` show it inline, ``None`` keeps the storage's default.
-        """
+        ``expire``: seconds a signed link lives (a cached one is reused only for the same lifetime);
+        ``download``: ``True`` saves the file, ``False`` shows it inline, ``None`` the storage's default."""
         if name is None:
             raise ValueError("This file is not accessible via a URL.")
         return self.urls([name], expire=expire, download=download)[name]
@@ -606,12 +599,8 @@ class RemoteStorage(_DeconstructibleStorage):
     def upload_url(self, name: str, expire: int | None = None, permits: int | None = 1) -> str:
         """A signed link to which a client may ``PUT`` the bytes of ``name`` without credentials.
 
-        The name goes through the same cleaning and checks as ``save()``. The
-        link is valid for ``expire`` seconds (default ``url_expire_seconds``) and
-        ``permits`` uploads (``None``: any number); it is never cached. It does
-        not pick a free name: with overwrite off, call ``get_available_name()``
-        first.
-        """
+        The name is cleaned and checked as by ``save()`` but kept (call ``get_available_name()`` first);
+        the link lives ``expire`` seconds for ``permits`` uploads (``None``: any number), never cached."""
         key = self.key(name)
         if permits is not None and (isinstance(permits, bool) or int(permits) < 1):
             raise ValueError("permits must be a positive number of uploads, or None for any number")
