@@ -74,35 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_deployment_options(parser)
     add_state_options(parser)
-    limits = parser.add_argument_group("limits (what one client may hold)")
-    limits.add_argument("--threads", type=int, default=16, help="requests served at once (default 16)")
-    limits.add_argument(
-        "--max-connections",
-        type=int,
-        default=256,
-        help="connections waiting for a thread, and idle keep-alive ones, each (default 256); more get a 503",
-    )
-    limits.add_argument(
-        "--idle-timeout", type=float, default=60.0, help="seconds a connection may stay silent (default 60)"
-    )
-    limits.add_argument(
-        "--header-timeout",
-        type=float,
-        default=30.0,
-        help="seconds for a whole request head to arrive, however slowly it trickles in (default 30)",
-    )
-    limits.add_argument(
-        "--min-upload-rate",
-        type=int,
-        default=1024,
-        help="bytes/s a request body must average once --header-timeout has passed (default 1024)",
-    )
-    limits.add_argument(
-        "--max-header-size",
-        type=int,
-        default=64 * 1024,
-        help="bytes of request line and header fields; larger heads get a 431 (default 65536)",
-    )
+    add_limit_options(parser)
     parser.add_argument("--quiet", action="store_true", help="do not log requests")
     parser.add_argument(
         "--exit-with-stdin",
@@ -151,6 +123,39 @@ def add_deployment_options(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="PROJECT/REPO",
         help="turn the repository's folder listing off: GET/HEAD on a folder answers 403/251202 (repeatable)",
+    )
+
+
+def add_limit_options(parser: argparse.ArgumentParser) -> None:
+    """What one client may hold: threads, connections, timeouts and sizes."""
+    limits = parser.add_argument_group("limits (what one client may hold)")
+    limits.add_argument("--threads", type=int, default=16, help="requests served at once (default 16)")
+    limits.add_argument(
+        "--max-connections",
+        type=int,
+        default=256,
+        help="connections waiting for a thread, and idle keep-alive ones, each (default 256); more get a 503",
+    )
+    limits.add_argument(
+        "--idle-timeout", type=float, default=60.0, help="seconds a connection may stay silent (default 60)"
+    )
+    limits.add_argument(
+        "--header-timeout",
+        type=float,
+        default=30.0,
+        help="seconds for a whole request head to arrive, however slowly it trickles in (default 30)",
+    )
+    limits.add_argument(
+        "--min-upload-rate",
+        type=int,
+        default=1024,
+        help="bytes/s a request body must average once --header-timeout has passed (default 1024)",
+    )
+    limits.add_argument(
+        "--max-header-size",
+        type=int,
+        default=64 * 1024,
+        help="bytes of request line and header fields; larger heads get a 431 (default 65536)",
     )
 
 
