@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import quote
 
 from bkstorages.client.errors import CODE_DIGEST_CHECK_FAILED, CODE_NODE_EXISTED, CODE_UPLOAD_ID_NOT_FOUND
-from bkstorages.client.repo import RepoAPI
+from bkstorages.client.repo import MAX_ENCODED_NAME, RepoAPI, encode_path
 from bkstorages.client.transport import Answer, Deadline
 from bkstorages.exceptions import (
     BKStorageError,
@@ -52,6 +52,10 @@ _VALUE_SAFE = "!#$&'()*+,/:;<=>?@[]^_`{|}~-."
 MAX_METADATA_BYTES = 4096
 
 
+def _header_bytes(headers: Mapping[str, str]) -> int:
+    return sum(len(name) + len(value) + 4 for name, value in headers.items())
+
+
 def metadata_headers(metadata: Mapping[str, str]) -> dict[str, str]:
     """``X-BKREPO-META-{key}`` headers for ``metadata``; ValueError for what bk-repo cannot store as given.
 
@@ -77,7 +81,7 @@ def metadata_headers(metadata: Mapping[str, str]) -> dict[str, str]:
         if key.lower() == "cache-control" and not _VISIBLE.fullmatch(value):
             raise ValueError(f"Cache-Control {value!r} must be printable ASCII: bk-repo sends it back as a header")
         headers[f"X-BKREPO-META-{key}"] = quote(value, safe=_VALUE_SAFE)
-    size = sum(len(name) + len(value) + 4 for name, value in headers.items())
+    size = _header_bytes(headers)
     if size > MAX_METADATA_BYTES:
         raise ValueError(f"metadata takes {size} bytes of request headers; at most {MAX_METADATA_BYTES} are sent")
     return headers
@@ -173,7 +177,11 @@ class Uploads(RepoAPI):
         of bytes, so it may move as slowly as a block upload may.
         """
         if metadata:
-            headers = {**metadata_headers(metadata), **(headers or {})}
+            extra = metadata_headers(metadata)
+            # bk-repo's Tomcat takes 8 KiB of request line and headers together.
+            if len(encode_path(key)) + _header_bytes(extra) > MAX_ENCODED_NAME:
+                raise ValueError(f"the name {key!r} and its metadata do not fit one bk-repo request head")
+            headers = {**extra, **(headers or {})}
         if deadline is None:
             blocks = max(1, -(-source.size // self.block_size))
             deadline = Deadline(None if self.deadline is None else self.deadline * blocks)

@@ -127,3 +127,13 @@ def test_settings_and_environment(bkrepo_settings: Any, monkeypatch: pytest.Monk
     monkeypatch.setenv("BKREPO_OBJECT_METADATA", "{not json")
     with pytest.raises(ImproperlyConfigured, match="BKREPO_OBJECT_METADATA must be a dict"):
         BKRepoPrivateStorage().save("refused.txt", ContentFile(b"x"))
+
+
+def test_a_long_name_leaves_less_room_for_metadata(counting: Callable[..., tuple[BKRepoStorage, FaultProxy]]) -> None:
+    storage, proxy = counting(object_metadata={"note": "n" * 3000}, file_overwrite=True)
+    storage.is_public  # noqa: B018 - asked once, before counting
+    proxy.reset_counts()
+    with pytest.raises(ValueError, match="do not fit one bk-repo request head"):
+        storage.save("/".join(["y" * 1000] * 5), ContentFile(b"x"))  # 5,004 bytes of name, 3,000 of metadata
+    assert proxy.count("PUT") == 0
+    assert storage.save("short.txt", ContentFile(b"x")) == "short.txt"
