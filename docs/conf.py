@@ -12,6 +12,7 @@ from pathlib import Path
 
 import django
 from django.conf import settings
+from sphinx.application import Sphinx
 
 DOCS = Path(__file__).resolve().parent
 ROOT = DOCS.parent
@@ -76,3 +77,18 @@ html_copy_source = False
 
 # bench/results.md starts its sections at "##": they become sections of the page that includes it.
 suppress_warnings = ["myst.header"]
+
+
+def skip_member(app: object, what: str, name: str, obj: object, skip: bool, options: object) -> bool | None:
+    """The API page lists what the storages add to Django's: skip Django's own methods and the options."""
+    from django.core.files.storage import Storage
+
+    if type(obj).__name__ == "resolved":  # an option, on the settings page
+        return True
+    if hasattr(Storage, name) and name not in {"url", "open"}:
+        return True
+    return None
+
+
+def setup(app: Sphinx) -> None:
+    app.connect("autodoc-skip-member", skip_member)

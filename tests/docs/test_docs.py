@@ -191,3 +191,23 @@ def test_the_reliability_page_names_tests_that_exist() -> None:
             if not re.search(rf"^def {test_name}\(", current.read_text(encoding="utf-8"), re.MULTILINE):
                 missing.append(f"{current.name}::{test_name}")
     assert missing == []
+
+
+def test_the_api_page_lists_what_the_storages_add_to_django(site: Site) -> None:
+    import inspect
+
+    from django.core.files.storage import Storage
+
+    from bkstorages.backends.base import RemoteStorage
+
+    page = site.page("reference/api.html")
+    added = [
+        name
+        for name, member in vars(RemoteStorage).items()
+        if not name.startswith("_")
+        and not hasattr(Storage, name)
+        and (inspect.isfunction(member) or isinstance(member, property))
+        and member.__doc__
+    ]
+    assert {"stat", "urls"} <= set(added)
+    assert [name for name in added if f'id="bkstorages.backends.base.RemoteStorage.{name}"' not in page] == []
