@@ -19,7 +19,10 @@ import argparse
 import collections
 import hashlib
 import json
+import os
+import platform
 import random
+import subprocess
 import sys
 import threading
 import time
@@ -201,6 +204,30 @@ def summary(tally: Tally, seconds: float, before: dict[str, int], after: dict[st
     }
 
 
+def run_facts(options: argparse.Namespace) -> dict[str, Any]:
+    """What a reader of the figures needs besides them: when, on which code and machine, with which knobs."""
+    try:
+        commit = subprocess.run(
+            ["git", "-C", str(BENCH_DIR.parent), "describe", "--always", "--dirty"],
+            capture_output=True,
+            text=True,
+            check=False,
+        ).stdout.strip()
+    except OSError:
+        commit = ""
+    return {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "commit": commit or "unknown",
+        "python": platform.python_version(),
+        "cpus": os.cpu_count(),
+        # Other work on the machine slows every figure; the 1-minute load average says how much there was.
+        "load_average": round(os.getloadavg()[0], 1),
+        "threads": options.threads,
+        "min_size": options.min_size,
+        "max_size": options.max_size,
+    }
+
+
 def print_summary(result: dict[str, Any], options: argparse.Namespace) -> None:
     print(f"soak: {options.threads} threads, {result['seconds']} s, files {options.min_size}..{options.max_size} bytes")
     print(f"operations done: {result['total_ops']}")
@@ -258,6 +285,7 @@ def main(argv: list[str] | None = None) -> int:
         time.sleep(0.5)  # let the server's handler threads finish
         after = server_usage(server)
     result = summary(tally, elapsed, before, after)
+    result["run"] = run_facts(options)
     print_summary(result, options)
     if options.json is not None:
         options.json.write_text(json.dumps(result, indent=2) + "\n", "utf-8")
