@@ -74,6 +74,8 @@ html_theme = "furo"
 html_title = f"bkstorages {release}"
 html_show_sourcelink = False
 html_copy_source = False
+html_static_path = ["_static"]
+html_css_files = ["bkstorages.css"]
 
 # bench/results.md starts its sections at "##": they become sections of the page that includes it.
 suppress_warnings = ["myst.header"]

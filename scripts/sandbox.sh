@@ -140,6 +140,11 @@ say "Uploading the static files to bk-repo (collectstatic)."
 manage collectstatic --noinput -v 0
 manage sandbox_admin --url "http://$HOST:$PORT/admin/" | while IFS= read -r line; do say "$line"; done
 
+if [[ -f docs/_build/html/index.html ]]; then
+    say "The documentation is at http://$HOST:$PORT/docs/ (make docs rebuilds it)."
+else
+    say "Run 'make docs' in another terminal to read the documentation at http://$HOST:$PORT/docs/."
+fi
 say "The site runs at http://$HOST:$PORT/ — press Ctrl-C to stop it and the dev server."
 # Started directly (not through `manage`, a function) so that $! is the server itself.
 "$PY" sandbox_project/manage.py runserver "$HOST:$PORT" --noreload &

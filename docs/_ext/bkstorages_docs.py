@@ -23,6 +23,11 @@
     level and problem, the example configuration of the table, and what
     ``manage.py check`` says for it (the checks run while the page is built).
 
+``.. soak-results:: PATH``
+    The figures of a soak (``bench/soak.py --json PATH``): when and on what
+    it ran, operations, errors and wrong answers, p50/p99 per operation, and
+    the dev server's descriptors and memory before and after.
+
 Each settings section also declares the setting with ``.. setting::``, so pages link
 to it with ``:setting:`BKREPO_...```.
 """
@@ -35,6 +40,7 @@ import os
 import re
 import textwrap
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 from docutils import nodes
@@ -407,6 +413,71 @@ class ChecksDirective(SphinxDirective):
         return container.children
 
 
+class SoakResultsDirective(SphinxDirective):
+    """``.. soak-results:: PATH``: the figures ``bench/soak.py --json PATH`` wrote, as tables."""
+
+    required_arguments = 1
+
+    def run(self) -> list[nodes.Node]:
+        import json
+
+        relative, path = self.env.relfn2path(self.arguments[0])
+        self.env.note_dependency(relative)
+        try:
+            result = json.loads(Path(path).read_text(encoding="utf-8"))
+        except (OSError, ValueError) as error:
+            raise self.error(f"cannot read the soak figures {self.arguments[0]}: {error}") from error
+        source = f"<{self.arguments[0]}>"
+        lines = StringList()
+
+        def add(*texts: str) -> None:
+            for text in texts:
+                lines.append(text, source)
+
+        run = result.get("run", {})
+        if run:
+            add(
+                f"``make soak`` on commit ``{run['commit']}``, {run['date']}: {run['threads']} threads for "
+                f"{result['seconds']} s, files of {run['min_size']:,} to {run['max_size']:,} bytes, "
+                f"Python {run['python']}, {run['cpus']} cores (load average {run.get('load_average', '?')} "
+                "at the end).",
+                "",
+            )
+        errors = sum(result["errors"].values())
+        wrong = sum(result["wrong"].values())
+        before, after = result["server_before"], result["server_after"]
+        add(
+            f"{result['total_ops']:,} operations, **{errors}** errors, **{wrong}** wrong answers. "
+            f"The dev server held {before['fds']} → {after['fds']} open descriptors and "
+            f"{before['rss_kib'] // 1024} → {after['rss_kib'] // 1024} MiB of memory (RSS) before and after.",
+            "",
+        )
+        add(
+            ".. list-table::",
+            "   :header-rows: 1",
+            "",
+            "   * - Operation",
+            "     - Count",
+            "     - p50 ms",
+            "     - p99 ms",
+        )
+        for operation, item in result["operations"].items():
+            add(
+                f"   * - ``{operation}``",
+                f"     - {item['count']:,}",
+                f"     - {item['p50_ms']}",
+                f"     - {item['p99_ms']}",
+            )
+        add("")
+        for kind, count in sorted({**result["errors"], **result["wrong"]}.items()):
+            sample = result.get("error_samples", {}).get(kind, "")
+            add(f"- ``{kind}``: {count}" + (f" (e.g. ``{sample}``)" if sample else ""))
+        add("")
+        container = nodes.container()
+        self.state.nested_parse(lines, self.content_offset, container)
+        return container.children
+
+
 def setup(app: Sphinx) -> dict[str, Any]:
     app.add_crossref_type("setting", "setting", indextemplate="pair: %s; setting")
     app.add_directive("bkstorages-settings", SettingsDirective)
@@ -414,4 +485,5 @@ def setup(app: Sphinx) -> dict[str, Any]:
     app.add_directive("django-command", DjangoCommandDirective)
     app.add_crossref_type("check", "check", indextemplate="pair: %s; system check")
     app.add_directive("bkstorages-checks", ChecksDirective)
+    app.add_directive("soak-results", SoakResultsDirective)
     return {"version": "1", "parallel_read_safe": True, "parallel_write_safe": True}

@@ -211,3 +211,14 @@ def test_the_api_page_lists_what_the_storages_add_to_django(site: Site) -> None:
     ]
     assert {"stat", "urls"} <= set(added)
     assert [name for name in added if f'id="bkstorages.backends.base.RemoteStorage.{name}"' not in page] == []
+
+
+def test_the_reliability_page_shows_the_recorded_soak(site: Site) -> None:
+    import json
+
+    soak = json.loads((REPO_DIR / "bench" / "soak.json").read_text(encoding="utf-8"))
+    text = site.text("reliability.html")
+    assert f"{soak['total_ops']:,} operations" in text
+    assert f"on commit {soak['run']['commit']}" in text
+    for operation, figures in soak["operations"].items():
+        assert f"{operation}{figures['count']:,}{figures['p50_ms']}{figures['p99_ms']}" in re.sub(r"\s+", "", text)
