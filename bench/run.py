@@ -214,7 +214,11 @@ def wan_workloads(profile: Profile) -> list[Workload]:
         Workload("wan_url_cold", f"url() private, {n} names, cold", "url", "ms/op", both),
         Workload("wan_url_warm", f"url() private, x{10 * n} warm", "url", "ms/op", both),
         Workload(
-            "wan_collectstatic", "collectstatic, nothing changed (3.1.0: no manifest)", "collectstatic", "ms/op", both
+            "wan_collectstatic",
+            "collectstatic, nothing changed (3.1.0: no manifest, USE_TZ off)",
+            "collectstatic",
+            "ms/op",
+            both,
         ),
     ]
 
@@ -401,12 +405,12 @@ class Bench:
         """The tasks added with server-side copy, static files and the WAN pass."""
         p = self.profile
         if workload.kind == "url_page":
-            names = self.listdir_names
+            names = self.listdir_names[1:]
             pages = [
                 [names[(page * p.url_page_names + i) % len(names)] for i in range(p.url_page_names)]
                 for page in range(p.url_pages)
             ]
-            return {"pages": pages, "expire": 600}
+            return {"pages": pages, "expire": 600, "warm_name": self.listdir_names[0]}
         if workload.kind == "copy":
             return {
                 "source": "dl/large.bin",
