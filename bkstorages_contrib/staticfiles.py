@@ -180,14 +180,15 @@ class BKRepoStaticStorage(BKRepoPublicStorage):
         return stat.modified_time
 
     def delete(self, name: str) -> None:
-        listing, relative = self._listing, self._relative(name)
+        listing = self._listing
         if listing is not None and listing.holding:
+            relative = self._relative(name)
             if relative in listing.files:
                 listing.deleted.add(relative)
             return
         super().delete(name)
         if listing is not None:
-            listing.removed(relative)
+            listing.removed(self._relative(name))
 
     def _save(self, name: str, content: Any) -> str:
         listing = self._listing
