@@ -24,6 +24,7 @@ __all__ = [
     "DeadlineExceededError",
     "DownloadFailedError",
     "EndpointConfigurationError",
+    "EndpointNotAllowedError",
     "IncompleteDownloadError",
     "IntegrityError",
     "InvalidResponseError",
@@ -232,3 +233,12 @@ class DownloadFailedError(BKStorageError):
         super().__init__(message or f"could not download {key!r}", **details)
         self.key = key
         self.dest = dest
+
+
+class EndpointNotAllowedError(RuntimeError):
+    """A request to an endpoint the test isolation does not allow; nothing was sent.
+
+    Not a :class:`BKStorageError` (it says nothing about the store), so no
+    code that handles store errors catches or wraps it: the test fails with
+    this message. See :data:`bkstorages.client.endpoint_guard`.
+    """

@@ -3,7 +3,8 @@
 The client is assembled from one module per job:
 
 - :mod:`~bkstorages.client.transport`: per-thread sessions, :class:`Deadline`,
-  the :class:`RetryPolicy` and ``request()``, the one request path;
+  the :class:`RetryPolicy` and ``request()``, the one request path, which
+  asks :data:`endpoint_guard` (test isolation) first;
 - :mod:`~bkstorages.client.errors`: the envelope decoder and the one mapping
   of status + bk-repo code + message to an exception;
 - :mod:`~bkstorages.client.repo`: the bk-repo API calls (HEAD, delete, node
@@ -43,7 +44,7 @@ from bkstorages.client.errors import error_from_response as error_from_response
 from bkstorages.client.repo import encode_path
 from bkstorages.client.transport import RETRY_STATUSES as RETRY_STATUSES
 from bkstorages.client.transport import Answer as Answer
-from bkstorages.client.transport import Deadline, RetryPolicy
+from bkstorages.client.transport import Deadline, EndpointGuard, RetryPolicy, endpoint_guard
 from bkstorages.client.uploads import SMALL_BODY as SMALL_BODY
 from bkstorages.client.uploads import metadata_headers
 from bkstorages.sources import CHUNK_SIZE as CHUNK_SIZE
@@ -52,10 +53,12 @@ from bkstorages.sources import MiB, UploadSource
 __all__ = [
     "BKGenericRepoClient",
     "Deadline",
+    "EndpointGuard",
     "ObjectReader",
     "RetryPolicy",
     "UploadSource",
     "encode_path",
+    "endpoint_guard",
     "metadata_headers",
 ]
 

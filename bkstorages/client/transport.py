@@ -3,7 +3,9 @@
 Every request the client makes goes through :meth:`Transport.request`, which
 owns timeouts, retries, the deadline and the mapping of answers to errors.
 How long to wait and when to give up is one value, :class:`RetryPolicy`,
-which the upload and download loops ask too.
+which the upload and download loops ask too. While :data:`endpoint_guard`
+is on (test isolation), a request to an endpoint it does not allow raises
+before anything is sent.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ import os
 import random
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urljoin, urlsplit
@@ -29,6 +33,7 @@ from bkstorages.exceptions import (
     BKStorageError,
     ConnectionFailedError,
     DeadlineExceededError,
+    EndpointNotAllowedError,
     RedirectError,
     TransportError,
 )
@@ -123,6 +128,110 @@ class RetryPolicy:
         if remaining is not None and wait >= remaining:
             return None
         return wait
+
+
+def origin(url: str) -> str:
+    """``scheme://host:port`` of a URL (lower case, default port filled in, no credentials)."""
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    port = port or {"http": 80, "https": 443}.get(scheme)
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{port}"
+
+
+class EndpointGuard:
+    """While on, requests go only to allowed origins (test isolation); others raise
+    :class:`~bkstorages.exceptions.EndpointNotAllowedError` before anything is sent.
+
+    Test isolation: the pytest plugin (``bkstorages_contrib.testing``) turns
+    it on for a test using ``bkrepo_settings`` and, with the ``bkrepo_isolate``
+    ini option, for the whole run; every dev server it starts is allowed while
+    it runs. Switching on nests (each ``switch_on()`` needs its
+    ``switch_off()``); an origin allowed twice needs two ``disallow()``.
+    The client never imports Django or pytest: this is a plain allowlist.
+    It checks the endpoint of every request; the targets an allowed endpoint
+    redirects downloads to (:meth:`Transport.follow`) are not checked again.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._origins: Counter[str] = Counter()
+        #: What :meth:`check` reads: the allowed origins while on, None while off.
+        self.allowed: frozenset[str] | None = None
+
+    def _update(self) -> None:
+        self.allowed = frozenset(self._origins) if self._depth else None
+
+    @property
+    def active(self) -> bool:
+        return self.allowed is not None
+
+    def switch_on(self) -> None:
+        with self._lock:
+            self._depth += 1
+            self._update()
+
+    def switch_off(self) -> None:
+        with self._lock:
+            self._depth = max(0, self._depth - 1)
+            self._update()
+
+    def allow(self, url: str) -> None:
+        """Allow requests to the origin of ``url`` (until ``disallow(url)``)."""
+        with self._lock:
+            self._origins[origin(url)] += 1
+            self._update()
+
+    def disallow(self, url: str) -> None:
+        with self._lock:
+            self._origins[origin(url)] -= 1
+            self._origins += Counter()  # drops origins no longer allowed
+            self._update()
+
+    @contextmanager
+    def switched_on(self) -> Iterator[None]:
+        """The guard is on inside the ``with`` block."""
+        self.switch_on()
+        try:
+            yield
+        finally:
+            self.switch_off()
+
+    @contextmanager
+    def allowing(self, url: str) -> Iterator[None]:
+        """The origin of ``url`` is allowed inside the ``with`` block (e.g. a proxy of your own in a test)."""
+        self.allow(url)
+        try:
+            yield
+        finally:
+            self.disallow(url)
+
+    def check(self, url: str, method: str, path: str) -> None:
+        """Raise :class:`~bkstorages.exceptions.EndpointNotAllowedError` if on and ``url`` is not allowed."""
+        allowed = self.allowed
+        if allowed is None:
+            return
+        target = origin(url)
+        if target in allowed:
+            return
+        raise EndpointNotAllowedError(
+            f"bkstorages refused to send {method} {path} to {target}: test isolation is on, and only "
+            f"the dev servers the tests started may be reached ({', '.join(sorted(allowed)) or 'none running'}). "
+            "Use the bkrepo_settings fixture, which points every storage built from settings or the "
+            "environment at its dev server; a storage given endpoint_url explicitly (keyword or STORAGES "
+            "OPTIONS) keeps it, so take that option from the settings in tests."
+        )
+
+
+#: The one guard every :class:`Transport` asks before sending (off unless a test turns it on).
+endpoint_guard = EndpointGuard()
 
 
 def retry_after(response: requests.Response | None) -> float | None:
@@ -327,6 +436,7 @@ class Transport:
         deadline = deadline or self.new_deadline()
         url = self.endpoint_url + route
         path = route  # for logs and errors: never has credentials or tokens
+        endpoint_guard.check(url, method, path)
         policy = self.retry_policy
         attempt = 0
         while True:
