@@ -17,8 +17,10 @@ point once bkstorages is installed):
     a fresh public and a fresh private repository for one test
     (``.public``, ``.private``, ``.server``).
 ``bkrepo_settings``
-    like ``bkrepo_repos``, and Django's ``BKREPO_*`` settings point at them
-    for the duration of the test.
+    like ``bkrepo_repos``, and every storage points at them for the duration
+    of the test (see :func:`isolated`): the ``BKREPO_*`` settings are the
+    dev server's, ``BKREPO_*`` environment variables are gone, Django's cached
+    storages are built anew, and requests to any other endpoint are refused.
 ``bkrepo_limited_user``
     a :class:`LimitedUser` with full rights on one fresh private repository
     and none elsewhere (``.username``, ``.password``, ``.repo``,
@@ -26,6 +28,11 @@ point once bkstorages is installed):
 ``bkrepo_unshared_project``
     :class:`Repos` in a fresh project whose share switch is off: creating a
     temporary URL or token there is 400/251037.
+
+The ``bkrepo_isolate`` ini option (``bkrepo_isolate = true`` in pytest.ini
+or ``[tool.pytest.ini_options]``) refuses requests to any endpoint other than
+the dev servers the tests start, for the whole run: a test that forgot
+``bkrepo_settings`` fails instead of reaching a real bk-repo.
 
 Importing this module needs neither Django settings nor pytest.
 """
@@ -45,10 +52,13 @@ import urllib.error
 import urllib.request
 import uuid
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+
+from bkstorages.client import endpoint_guard
 
 try:
     import pytest
@@ -65,6 +75,7 @@ __all__ = [
     "bkrepo_server",
     "bkrepo_settings",
     "bkrepo_unshared_project",
+    "isolated",
 ]
 
 START_TIMEOUT = 30.0
@@ -91,7 +102,8 @@ class DevServer:
     ``redirect_expires`` seconds and start with ``redirect_base_url``, when
     given, instead of the origin's own URL);
     ``share_off`` (project names) and ``folder_listing_off``
-    (``"project/repo"``) turn those switches off at start.
+    (``"project/repo"``) turn those switches off at start. While it runs, the
+    test isolation (:data:`bkstorages.client.endpoint_guard`) allows requests to it.
     """
 
     def __init__(
@@ -220,10 +232,13 @@ class DevServer:
             time.sleep(0.02)
         self.endpoint_url = env["BKREPO_ENDPOINT_URL"]
         self.port = int(self.endpoint_url.rsplit(":", 1)[1])
+        endpoint_guard.allow(self.endpoint_url)
         return self
 
     def stop(self) -> None:
         process, self.process = self.process, None
+        if process is not None and self.endpoint_url:
+            endpoint_guard.disallow(self.endpoint_url)
         if process is not None and process.stdin is not None:
             with contextlib.suppress(OSError):
                 process.stdin.close()
@@ -365,6 +380,83 @@ class Repos:
         }
 
 
+#: ``BKREPO_*`` settings that say where storages send requests or point links:
+#: :func:`isolated` sets each to the dev server's value, or clears it.
+TARGET_SETTINGS = (
+    "BKREPO_ENDPOINT_URL",
+    "BKREPO_USERNAME",
+    "BKREPO_PASSWORD",
+    "BKREPO_PROJECT",
+    "BKREPO_BUCKET",
+    "BKREPO_PUBLIC_BUCKET",
+    "BKREPO_PRIVATE_BUCKET",
+    "BKREPO_STATIC_BUCKET",
+    "BKREPO_BUCKET_PUBLIC",
+    "BKREPO_PUBLIC_BASE_URL",
+    "BKREPO_TEMPORARY_URL_HOST",
+)
+
+
+def fresh_storages() -> None:
+    """Storages resolve their options again, and Django builds its cached storages anew, at next use.
+
+    Django keeps ``default_storage``, ``storages[alias]`` and
+    ``staticfiles_storage`` once built (also for 4.2's ``DEFAULT_FILE_STORAGE``,
+    which fills ``STORAGES``); its own test signal forgets them the same way
+    when ``STORAGES`` changes.
+    """
+    from django.contrib.staticfiles.storage import staticfiles_storage
+    from django.core.files.storage import default_storage, storages
+    from django.utils.functional import empty
+
+    from bkstorages.backends.base import reset_all_options
+
+    # Private attributes (django-stubs leave them out) that Django's test signal resets too.
+    storages._storages = {}  # type: ignore[attr-defined]
+    default_storage._wrapped = empty  # type: ignore[attr-defined]
+    staticfiles_storage._wrapped = empty  # type: ignore[attr-defined]
+    reset_all_options()
+
+
+def _replace_environment(values: dict[str, str]) -> dict[str, str]:
+    """Drop every ``BKREPO_*`` environment variable and set ``values``; returns what was there."""
+    saved = {name: value for name, value in os.environ.items() if name.startswith("BKREPO_")}
+    for name in saved:
+        del os.environ[name]
+    os.environ.update(values)
+    return saved
+
+
+@contextmanager
+def isolated(repos: Repos) -> Iterator[Repos]:
+    """Point every storage at ``repos`` and refuse requests to any other endpoint (needs Django settings).
+
+    Inside the block: the :data:`TARGET_SETTINGS` are the dev server's (or
+    None), other ``BKREPO_*`` settings stay the project's; there are no
+    ``BKREPO_*`` environment variables (a subprocess a test starts gets
+    ``repos.settings()`` only if the test passes them); storages resolve their
+    options afresh and Django's cached storages are built anew (on entry and
+    on exit); and :data:`~bkstorages.client.endpoint_guard` refuses requests
+    to any endpoint but the running dev servers. Storages given
+    ``endpoint_url`` explicitly (keyword or ``STORAGES`` ``OPTIONS``) keep it
+    and are refused; other explicit options (a bucket, credentials) are kept
+    and sent to the dev server.
+    """
+    from django.test import override_settings
+
+    overrides: dict[str, Any] = dict.fromkeys(TARGET_SETTINGS)
+    overrides.update(repos.settings())
+    with endpoint_guard.switched_on():
+        saved = _replace_environment({})
+        try:
+            with override_settings(**overrides):
+                fresh_storages()
+                yield repos
+        finally:
+            _replace_environment(saved)
+            fresh_storages()
+
+
 def new_repos(server: DevServer, project: str | None = None) -> Repos:
     suffix = uuid.uuid4().hex[:12]
     return Repos(
@@ -405,6 +497,19 @@ def new_limited_user(server: DevServer) -> LimitedUser:
 
 if pytest is not None:
 
+    def pytest_addoption(parser: Any) -> None:
+        parser.addini(
+            "bkrepo_isolate",
+            type="bool",
+            default=False,
+            help="bkstorages: refuse storage requests to any endpoint other than the dev servers the tests start",
+        )
+
+    def pytest_configure(config: Any) -> None:
+        if config.getini("bkrepo_isolate"):
+            endpoint_guard.switch_on()
+            config.add_cleanup(endpoint_guard.switch_off)
+
     @pytest.fixture(scope="session")
     def bkrepo_server() -> Iterator[DevServer]:
         """A dev server for the whole test session (temporary data dir, free port)."""
@@ -418,10 +523,8 @@ if pytest is not None:
 
     @pytest.fixture
     def bkrepo_settings(bkrepo_repos: Repos) -> Iterator[Repos]:
-        """Point Django's ``BKREPO_*`` settings at this test's fresh repositories."""
-        from django.test import override_settings
-
-        with override_settings(**bkrepo_repos.settings()):
+        """Point every storage at this test's fresh repositories; refuse other endpoints (:func:`isolated`)."""
+        with isolated(bkrepo_repos):
             yield bkrepo_repos
 
     @pytest.fixture

@@ -33,7 +33,7 @@ from bkstorages.files import Reader, RemoteFile
 from bkstorages.sources import UploadSource
 from bkstorages.urlcache import SignedURLCache
 
-__all__ = ["ObjectStat", "RemoteStorage", "clean_name"]
+__all__ = ["ObjectStat", "RemoteStorage", "clean_name", "reset_all_options"]
 
 _CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
 _DRIVE = re.compile(r"^[A-Za-z]:")
@@ -169,10 +169,19 @@ class ResolvedOptions:
 _storages: weakref.WeakSet[RemoteStorage] = weakref.WeakSet()
 
 
+def reset_all_options() -> None:
+    """Make every storage alive resolve its options again at next use.
+
+    Django's ``setting_changed`` does this for ``BKREPO_*`` settings; call it
+    after changing ``BKREPO_*`` environment variables (the pytest fixtures do).
+    """
+    for storage in list(_storages):
+        storage.reset_options()
+
+
 def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
     if conf.affects_storages(setting):
-        for storage in list(_storages):
-            storage.reset_options()
+        reset_all_options()
 
 
 setting_changed.connect(_on_setting_changed, dispatch_uid="bkstorages.backends.base.setting_changed")
