@@ -92,6 +92,8 @@ from dataclasses import dataclass, field
 from io import BufferedReader
 from typing import Any
 
+from bkstorages.client import endpoint_guard
+
 __all__ = ["FAULT_KINDS", "Fault", "FaultProxy", "SeenRequest"]
 
 CANNED_KINDS = frozenset({"error", "throttle", "unauthorized", "html", "invalid_json"})
@@ -362,11 +364,18 @@ def _wants_close(message: _Message, default_close: bool) -> bool:
 
 
 class FaultProxy:
-    """A threaded TCP proxy in front of one upstream HTTP/1.1 server."""
+    """A threaded TCP proxy in front of one upstream HTTP/1.1 server.
 
-    def __init__(self, upstream_host: str, upstream_port: int, *, host: str = "127.0.0.1") -> None:
+    While it runs, the test isolation (``bkstorages.client.endpoint_guard``)
+    allows requests to it, unless ``allowed=False`` (a stand-in for production).
+    """
+
+    def __init__(
+        self, upstream_host: str, upstream_port: int, *, host: str = "127.0.0.1", allowed: bool = True
+    ) -> None:
         self.upstream = (upstream_host, upstream_port)
         self.host = host
+        self.allowed = allowed
         self.port = 0
         self._listener: socket.socket | None = None
         self._accept_thread: threading.Thread | None = None
@@ -394,10 +403,14 @@ class FaultProxy:
         self._listener = listener
         self._accept_thread = threading.Thread(target=self._accept_loop, name="faultproxy-accept", daemon=True)
         self._accept_thread.start()
+        if self.allowed:
+            endpoint_guard.allow(self.url)
         return self
 
     def stop(self) -> None:
         """Stop accepting, cut every open connection and wait for the threads."""
+        if self.allowed and self._listener is not None and not self._stop.is_set():
+            endpoint_guard.disallow(self.url)
         self._stop.set()
         if self._listener is not None:
             with contextlib.suppress(OSError):

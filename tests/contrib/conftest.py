@@ -12,7 +12,6 @@ import pytest
 from django.core.management import call_command
 from django.test import override_settings
 
-from bkstorages.client import endpoint_guard
 from tests.faultproxy import FaultProxy
 
 BKREPO = "bkstorages.backends.bkrepo"
@@ -42,7 +41,7 @@ def proxy(bk: Any) -> Iterator[FaultProxy]:
     upstream = urlsplit(bk.server.endpoint_url)
     assert upstream.hostname
     assert upstream.port
-    with FaultProxy(upstream.hostname, upstream.port) as running, endpoint_guard.allowing(running.url):
+    with FaultProxy(upstream.hostname, upstream.port) as running:
         setting = storages_setting(
             proxied={"BACKEND": f"{BKREPO}.BKRepoStorage", "OPTIONS": {"endpoint_url": running.url}}
         )

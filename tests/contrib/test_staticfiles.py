@@ -26,7 +26,6 @@ from django.core.management import call_command
 from django.template import Context, Engine
 from django.test import override_settings
 
-from bkstorages.client import endpoint_guard
 from bkstorages_contrib.staticfiles import BKRepoManifestStaticStorage, BKRepoStaticStorage
 from tests.contrib.conftest import storages_setting
 from tests.faultproxy import FaultProxy
@@ -69,7 +68,6 @@ def proxied_static(bk: Any) -> Any:
     # Everything goes through the proxy (Django 4.2's override_settings drops the OPTIONS of "staticfiles").
     with (
         FaultProxy(upstream.hostname, upstream.port) as proxy,
-        endpoint_guard.allowing(proxy.url),
         override_settings(STORAGES=storages_setting(), BKREPO_ENDPOINT_URL=proxy.url),
     ):
         yield proxy
