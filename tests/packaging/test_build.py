@@ -1,16 +1,13 @@
 """The published artifacts: ``python -m build`` of a copy of this checkout.
 
-The sdist and the wheel are built once, into a folder outside the copy; the
-copy must look exactly as before (no ``build/``, no ``*.egg-info``).
+The sdist and the wheel are built once per session (``artifacts`` in this
+folder's conftest.py), into a folder outside the copy; the copy must look
+exactly as before (no ``build/``, no ``*.egg-info``).
 """
 
 from __future__ import annotations
 
 import email.parser
-import os
-import shutil
-import subprocess
-import sys
 import tarfile
 import zipfile
 from collections.abc import Iterator
@@ -23,26 +20,7 @@ from packaging.requirements import Requirement
 from packaging.version import Version
 
 import bkstorages
-
-REPO_DIR = Path(__file__).resolve().parents[2]
-# Local state that is neither source nor something a build may create.
-IGNORED = shutil.ignore_patterns(
-    ".git", ".venv", ".venv-*", ".nox", ".tox", ".sandbox", "*_cache", "__pycache__", "*.egg-info", "build", "dist"
-)
-SKIPPED_DIRS = {".venv-anchor", ".data", ".artifacts"}
-
-
-def snapshot(root: Path) -> dict[str, int]:
-    """Every file and folder under ``root`` with its size (folders: -1)."""
-    found = {}
-    for directory, dirnames, filenames in os.walk(root):
-        base = Path(directory)
-        for name in dirnames:
-            found[str((base / name).relative_to(root))] = -1
-        for name in filenames:
-            path = base / name
-            found[str(path.relative_to(root))] = path.stat().st_size
-    return found
+from tests.packaging.conftest import REPO_DIR, Artifacts, snapshot
 
 
 @dataclass
@@ -59,26 +37,9 @@ class Built:
 
 
 @pytest.fixture(scope="module")
-def built(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Built]:
-    copy = tmp_path_factory.mktemp("checkout") / "bkstorages"
-    shutil.copytree(
-        REPO_DIR, copy, ignore=lambda d, names: set(IGNORED(d, names)) | (SKIPPED_DIRS & set(names)), symlinks=True
-    )
-    before = snapshot(copy)
-    out = tmp_path_factory.mktemp("dist")
-    # --no-isolation: the build backend comes from the dev requirements, so no download is needed.
-    result = subprocess.run(
-        [sys.executable, "-m", "build", "--no-isolation", "--outdir", str(out), str(copy)],
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
-    [sdist_path] = out.glob("*.tar.gz")
-    [wheel_path] = out.glob("*.whl")
-    with tarfile.open(sdist_path) as sdist, zipfile.ZipFile(wheel_path) as wheel:
-        yield Built(copy, before, sdist, wheel, sdist_path.name.removesuffix(".tar.gz"))
+def built(artifacts: Artifacts) -> Iterator[Built]:
+    with tarfile.open(artifacts.sdist) as sdist, zipfile.ZipFile(artifacts.wheel) as wheel:
+        yield Built(artifacts.copy, artifacts.before, sdist, wheel, artifacts.sdist.name.removesuffix(".tar.gz"))
 
 
 def test_building_leaves_the_checkout_as_it_was(built: Built) -> None:
