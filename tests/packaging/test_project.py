@@ -12,14 +12,18 @@ its pytest.ini.
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import signal
 import subprocess
 import sys
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
 import pytest
 
 from bkstorages.backends.bkrepo import BKRepoStorage
@@ -93,6 +97,12 @@ def test_forgets_the_fixture_with_a_model():
 def test_forgets_the_fixture_with_default_storage():
     default_storage.save("manuals/c.pdf", ContentFile(b"pdf"))
 
+
+def test_blocks_until_killed(bkrepo_settings):
+    server = bkrepo_settings.server
+    report = {"pid": server.process.pid, "data_dir": str(server.data_dir)}
+    Path(os.environ["SHOP_REPORT"]).write_text(json.dumps(report))
+    time.sleep(600)
 """
 
 
@@ -236,3 +246,45 @@ def test_manage_py_check_without_settings_names_e001_and_shows_no_traceback(proj
     assert result.returncode == 1, output
     assert "bkstorages.E001" in output
     assert "Traceback" not in output
+
+
+def wait_until(condition: Callable[[], bool], seconds: float = 60) -> bool:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def devservers_with(data_dir: str) -> list[psutil.Process]:
+    found = []
+    for process in psutil.process_iter(["cmdline", "status"]):
+        cmdline = process.info["cmdline"] or []
+        if process.info["status"] != psutil.STATUS_ZOMBIE and data_dir in cmdline:
+            found.append(process)
+    return found
+
+
+def test_a_killed_pytest_leaves_no_dev_server_behind(project: Project, production: Production) -> None:
+    report = project.root / "killed.json"
+    env = {**project.clean_env, **production.env(), "SHOP_REPORT": str(report)}
+    command = [str(project.bin / "python"), "-m", "pytest", "-p", "no:cacheprovider", "-k", "blocks"]
+    quiet = subprocess.DEVNULL
+    pytest_run = subprocess.Popen(command, cwd=project.root, env=env, stdout=quiet, stderr=quiet)
+    try:
+        assert wait_until(lambda: report.exists() and report.read_text() != "", 120), "the test never started"
+        started = json.loads(report.read_text())
+        assert devservers_with(started["data_dir"]) != []
+        os.kill(pytest_run.pid, signal.SIGKILL)
+        pytest_run.wait(30)
+    finally:
+        if pytest_run.poll() is None:
+            pytest_run.kill()
+            pytest_run.wait()
+    try:
+        assert wait_until(lambda: devservers_with(started["data_dir"]) == [], 30), "a dev server outlived pytest"
+    finally:
+        for process in devservers_with(started["data_dir"]):
+            process.kill()
+    assert wait_until(lambda: not Path(started["data_dir"]).parent.exists(), 30), "its temp dir is still there"
