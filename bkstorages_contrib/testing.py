@@ -401,9 +401,10 @@ def fresh_storages() -> None:
     """Storages resolve their options again, and Django builds its cached storages anew, at next use.
 
     Django keeps ``default_storage``, ``storages[alias]`` and
-    ``staticfiles_storage`` once built (also for 4.2's ``DEFAULT_FILE_STORAGE``,
-    which fills ``STORAGES``); its own test signal forgets them the same way
-    when ``STORAGES`` changes.
+    ``staticfiles_storage`` once built; its own test signal forgets them the
+    same way when ``STORAGES`` changes. The entries are read from
+    ``settings.STORAGES`` again: Django 4.2's ``override_settings(DEFAULT_FILE_STORAGE=...)``
+    updates ``STORAGES`` but leaves the handler's copy of it stale.
     """
     from django.contrib.staticfiles.storage import staticfiles_storage
     from django.core.files.storage import default_storage, storages
@@ -412,6 +413,9 @@ def fresh_storages() -> None:
     from bkstorages.backends.base import reset_all_options
 
     # Private attributes (django-stubs leave them out) that Django's test signal resets too.
+    with contextlib.suppress(AttributeError):
+        del storages.backends
+    storages._backends = None  # type: ignore[attr-defined]
     storages._storages = {}  # type: ignore[attr-defined]
     default_storage._wrapped = empty  # type: ignore[attr-defined]
     staticfiles_storage._wrapped = empty  # type: ignore[attr-defined]

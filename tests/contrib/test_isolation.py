@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from typing import Any
 
+import django
 import pytest
 from django.core.files.base import ContentFile
 from django.core.files.storage import default_storage, storages
@@ -214,3 +215,23 @@ def test_under_isolation_no_setting_comes_from_the_environment(production: Produ
     assert storage.endpoint_url == bkrepo_settings.endpoint_url
     assert storage.bucket == bkrepo_settings.private
     assert storage.public_base_url is None
+
+
+@pytest.mark.filterwarnings("ignore:The DEFAULT_FILE_STORAGE setting is deprecated")
+def test_the_default_storage_django_was_told_to_build_stays_that_storage(bkrepo_server: DevServer) -> None:
+    repos = new_repos(bkrepo_server)
+    if django.VERSION < (5, 1):  # Django 4.2 builds it from its own setting, which leaves storages.backends stale
+        told = {"DEFAULT_FILE_STORAGE": f"{BKREPO}.BKRepoStorage"}
+    else:
+        told = {"STORAGES": {"default": STORAGES["default"], "staticfiles": STORAGES["staticfiles"]}}
+    before = type(storages["default"])
+    assert before is not BKRepoStorage
+    with override_settings(**told):
+        assert type(storages["default"]) is BKRepoStorage
+        with isolated(repos):
+            assert default_storage.bucket == repos.private
+            assert type(default_storage._wrapped) is BKRepoStorage
+            assert storages["default"] is default_storage._wrapped
+        assert type(storages["default"]) is BKRepoStorage
+    with isolated(repos):  # once the override ended, the storage from before it
+        assert type(storages["default"]) is before
