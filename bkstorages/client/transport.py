@@ -156,7 +156,7 @@ class EndpointGuard:
     ``switch_off()``); an origin allowed twice needs two ``disallow()``.
     The client never imports Django or pytest: this is a plain allowlist.
     It checks the endpoint of every request; the targets an allowed endpoint
-    redirects downloads to (:meth:`Transport.follow`) are not checked again.
+    redirects downloads to (``Transport.follow()``) are not checked again.
     """
 
     def __init__(self) -> None:
