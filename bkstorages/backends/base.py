@@ -165,16 +165,11 @@ class ResolvedOptions:
         def __getattr__(self, name: str) -> Any: ...
 
 
-# Every storage alive, so a change of a BKREPO_* setting reaches them all (per-field instances too).
 _storages: weakref.WeakSet[RemoteStorage] = weakref.WeakSet()
 
 
 def reset_all_options() -> None:
-    """Make every storage alive resolve its options again at next use.
-
-    Django's ``setting_changed`` does this for ``BKREPO_*`` settings; call it
-    after changing ``BKREPO_*`` environment variables (the pytest fixtures do).
-    """
+    """Every storage alive (per-field ones too) resolves its options again: after BKREPO_* settings or env change."""
     for storage in list(_storages):
         storage.reset_options()
 
