@@ -36,13 +36,30 @@ MISSING_SERVER = (
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The whole command line, in the order ``--help`` and the docs show it."""
     parser = argparse.ArgumentParser(
         prog="python -m bkstorages_contrib.devserver",
         description="A local bk-repo compatible server for developing and testing bkstorages sites.",
     )
+    add_address_options(parser)
+    add_account_options(parser)
+    add_answer_options(parser)
+    add_deployment_options(parser)
+    add_state_options(parser)
+    add_limit_options(parser)
+    add_lifecycle_options(parser)
+    return parser
+
+
+def add_address_options(parser: argparse.ArgumentParser) -> None:
+    """Where the server listens and keeps its data."""
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=8765, help="port to listen on; 0 picks a free one (default 8765)")
     parser.add_argument("--data", default="./.bkrepo-data", help="data directory (default ./.bkrepo-data)")
+
+
+def add_account_options(parser: argparse.ArgumentParser) -> None:
+    """The project, repositories and accounts the server creates on start."""
     parser.add_argument("--project", default="bkstorages", help="project to create (default bkstorages)")
     parser.add_argument("--username", default="admin", help="user to create (default admin)")
     parser.add_argument("--password", default="blueking", help="that user's password (default blueking)")
@@ -62,6 +79,10 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ACCESS_KEY:SECRET_KEY",
         help="accept 'Authorization: Platform' with these keys (repeatable)",
     )
+
+
+def add_answer_options(parser: argparse.ArgumentParser) -> None:
+    """How answers spell temporary URLs and dates."""
     parser.add_argument(
         "--generic-domain",
         default=None,
@@ -72,9 +93,43 @@ def build_parser() -> argparse.ArgumentParser:
         default=None,
         help="zone the server renders dates in (default: this machine's), e.g. Asia/Shanghai or +0800",
     )
-    add_deployment_options(parser)
-    add_state_options(parser)
-    add_limit_options(parser)
+
+
+def add_limit_options(parser: argparse.ArgumentParser) -> None:
+    """What one client may hold: threads, connections, timeouts and sizes."""
+    limits = parser.add_argument_group("limits (what one client may hold)")
+    limits.add_argument("--threads", type=int, default=16, help="requests served at once (default 16)")
+    limits.add_argument(
+        "--max-connections",
+        type=int,
+        default=256,
+        help="connections waiting for a thread, and idle keep-alive ones, each (default 256); more get a 503",
+    )
+    limits.add_argument(
+        "--idle-timeout", type=float, default=60.0, help="seconds a connection may stay silent (default 60)"
+    )
+    limits.add_argument(
+        "--header-timeout",
+        type=float,
+        default=30.0,
+        help="seconds for a whole request head to arrive, however slowly it trickles in (default 30)",
+    )
+    limits.add_argument(
+        "--min-upload-rate",
+        type=int,
+        default=1024,
+        help="bytes/s a request body must average once --header-timeout has passed (default 1024)",
+    )
+    limits.add_argument(
+        "--max-header-size",
+        type=int,
+        default=64 * 1024,
+        help="bytes of request line and header fields; larger heads get a 431 (default 65536)",
+    )
+
+
+def add_lifecycle_options(parser: argparse.ArgumentParser) -> None:
+    """Logging, when the server stops and what it removes then, and --print-env."""
     parser.add_argument("--quiet", action="store_true", help="do not log requests")
     parser.add_argument(
         "--exit-with-stdin",
@@ -85,7 +140,6 @@ def build_parser() -> argparse.ArgumentParser:
         "--remove-on-exit", metavar="DIR", default=None, help="remove this directory when the server stops"
     )
     parser.add_argument("--print-env", action="store_true", help="print the export lines and exit")
-    return parser
 
 
 def add_deployment_options(parser: argparse.ArgumentParser) -> None:
@@ -123,39 +177,6 @@ def add_deployment_options(parser: argparse.ArgumentParser) -> None:
         default=[],
         metavar="PROJECT/REPO",
         help="turn the repository's folder listing off: GET/HEAD on a folder answers 403/251202 (repeatable)",
-    )
-
-
-def add_limit_options(parser: argparse.ArgumentParser) -> None:
-    """What one client may hold: threads, connections, timeouts and sizes."""
-    limits = parser.add_argument_group("limits (what one client may hold)")
-    limits.add_argument("--threads", type=int, default=16, help="requests served at once (default 16)")
-    limits.add_argument(
-        "--max-connections",
-        type=int,
-        default=256,
-        help="connections waiting for a thread, and idle keep-alive ones, each (default 256); more get a 503",
-    )
-    limits.add_argument(
-        "--idle-timeout", type=float, default=60.0, help="seconds a connection may stay silent (default 60)"
-    )
-    limits.add_argument(
-        "--header-timeout",
-        type=float,
-        default=30.0,
-        help="seconds for a whole request head to arrive, however slowly it trickles in (default 30)",
-    )
-    limits.add_argument(
-        "--min-upload-rate",
-        type=int,
-        default=1024,
-        help="bytes/s a request body must average once --header-timeout has passed (default 1024)",
-    )
-    limits.add_argument(
-        "--max-header-size",
-        type=int,
-        default=64 * 1024,
-        help="bytes of request line and header fields; larger heads get a 431 (default 65536)",
     )
 
 
@@ -244,7 +265,6 @@ def serve(
     platform_accounts: dict[str, str],
     limits: Any,
 ) -> int:
-
     logging.basicConfig(
         level=logging.WARNING if options.quiet else logging.INFO,
         format="%(asctime)s %(levelname)s %(message)s",
@@ -272,6 +292,13 @@ def serve(
     print("\n".join(env_lines(endpoint, options)), flush=True)
     print(f"# bk-repo dev server on {endpoint} (data in {store.root}); Ctrl-C to stop", file=sys.stderr, flush=True)
 
+    run_until_stopped(server, origin, exit_with_stdin=options.exit_with_stdin)
+    return 0
+
+
+def run_until_stopped(server: Any, origin: Any, *, exit_with_stdin: bool) -> None:
+    """Serve until Ctrl-C, SIGTERM or (with ``--exit-with-stdin``) end of standard input; then stop both servers."""
+
     def stop(signum: int | None = None, frame: FrameType | None = None) -> None:
         # stop() waits for the worker threads, so call it from another thread.
         threading.Thread(target=server.stop, daemon=True).start()
@@ -285,7 +312,7 @@ def serve(
         stop()
 
     signal.signal(signal.SIGTERM, stop)
-    if options.exit_with_stdin:
+    if exit_with_stdin:
         threading.Thread(target=watch_stdin, name="bkrepo-devserver-stdin", daemon=True).start()
     try:
         server.serve()
@@ -295,7 +322,6 @@ def serve(
         server.stop()
         if origin is not None:
             origin.stop()
-    return 0
 
 
 def pairs(parser: argparse.ArgumentParser, items: list[str], usage: str) -> list[tuple[str, str]]:
