@@ -231,8 +231,8 @@ class BKRepoManifestStaticStorage(ManifestFilesMixin, BKRepoStaticStorage):  # t
     While ``collectstatic`` post-processes, the listing of the static folder
     also gives the md5 that Django's hashed names are made of (no file is
     read back to hash it); a file saved with the content it already has is
-    not sent again, a file whose content is stored under another name (a
-    hashed copy of an original) is copied by bk-repo, and a deleted file that
+    not sent again, a file whose content is stored under another name with
+    the same metadata is copied by bk-repo, and a deleted file that
     is saved again is never deleted. So a run where nothing changed uploads
     nothing.
 
