@@ -1,9 +1,11 @@
 """RemoteStorage: the store-agnostic half of a Django storage on a remote object store.
 
-It owns the name pipeline (clean, then check, before any request), the
-overwrite policy (in Django's own naming hooks), the race retry of saves,
-signed-URL caching, file objects, time conversion, pickling and
-``deconstruct()``. A backend (``bkstorages.backends.bkrepo``) supplies the
+It owns the overwrite policy (in Django's own naming hooks), the race retry
+of saves, metadata, file objects, queries, time conversion, pickling and
+``deconstruct()``. Its parts live in small modules of their own: the name
+pipeline (clean, then check, before any request) in ``names``, the lazy
+resolution of options in ``resolution``, and URLs with their signed-URL cache
+in ``links``. A backend (``bkstorages.backends.bkrepo``) supplies the
 ``_store_*`` methods that actually talk to the store.
 """
 
@@ -13,32 +15,30 @@ import contextvars
 import datetime
 import os
 import posixpath
-import re
 import threading
-import weakref
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
-from django.core.exceptions import SuspiciousFileOperation
 from django.core.files import File
 from django.core.files.storage import Storage
-from django.core.signals import setting_changed
 from django.utils import timezone
 from django.utils.deconstruct import deconstructible
 
 from bkstorages import compat, conf
-from bkstorages.exceptions import ObjectAlreadyExists, shorten
+from bkstorages.backends.links import LinksMixin
+from bkstorages.backends.names import MAX_DEPTH as MAX_DEPTH
+from bkstorages.backends.names import MAX_SEGMENT_LENGTH as MAX_SEGMENT_LENGTH
+from bkstorages.backends.names import clean_name, join_key, relative_name, split_filename
+from bkstorages.backends.resolution import ResolvedOptions, reset_all_options, resolved
+from bkstorages.exceptions import ObjectAlreadyExists
 from bkstorages.files import Reader, RemoteFile
 from bkstorages.sources import UploadSource
 from bkstorages.urlcache import SignedURLCache
 
-__all__ = ["ObjectStat", "RemoteStorage", "clean_name", "reset_all_options"]
+# clean_name, resolved and reset_all_options are imported from here by backends and bkstorages_contrib.
+__all__ = ["ObjectStat", "RemoteStorage", "ResolvedOptions", "clean_name", "reset_all_options", "resolved"]
 
-_CONTROL_CHARS = re.compile(r"[\x00-\x1f\x7f]")
-_DRIVE = re.compile(r"^[A-Za-z]:")
-MAX_SEGMENT_LENGTH = 1024
-MAX_DEPTH = 64
 MAX_RENAMES = 10
 
 # max_length of the save() in progress, for picking a new name after a race in _save().
@@ -50,42 +50,6 @@ _refused_names: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar
 _judged_by: contextvars.ContextVar[set[str] | None] = contextvars.ContextVar("bkstorages_judged_by", default=None)
 #: bk-repo's NODE_EXISTED: the name is taken (251013, a conflict, is never solved by another name).
 _NAME_TAKEN = 251012
-
-
-def clean_name(name: Any) -> str:
-    """Clean a storage name: the one name pipeline.
-
-    Backslashes become ``/``; a leading ``/`` means the bucket root and is
-    dropped; empty and ``.`` segments are dropped; ``..`` removes the previous
-    segment. Raises ``SuspiciousFileOperation`` for control characters (NUL
-    included), drive letters (``C:``), ``..`` escaping the root, and segments
-    bk-repo would silently change (leading/trailing spaces, over 1024 chars).
-    Returns the relative name (``""`` for the root).
-    """
-    if not isinstance(name, str):
-        raise TypeError(f"storage names must be str, not {type(name).__name__}")
-    shown = repr(shorten(name))  # the errors below never echo a huge name whole
-    if _CONTROL_CHARS.search(name):
-        raise SuspiciousFileOperation(f"File name {shown} contains control characters.")
-    name = name.replace("\\", "/")
-    relative = name.lstrip("/")
-    if _DRIVE.match(relative):
-        raise SuspiciousFileOperation(f"File name {shown} starts with a drive letter.")
-    parts: list[str] = []
-    for segment in relative.split("/"):
-        if segment in ("", "."):
-            continue
-        if segment == "..":
-            if not parts:
-                raise SuspiciousFileOperation(f"Detected path traversal attempt in {shown}.")
-            parts.pop()
-            continue
-        if segment != segment.strip():
-            raise SuspiciousFileOperation(f"File name {shown} has a path segment with leading or trailing spaces.")
-        if len(segment) > MAX_SEGMENT_LENGTH:
-            raise SuspiciousFileOperation(f"File name {shown} has a path segment longer than {MAX_SEGMENT_LENGTH}.")
-        parts.append(segment)
-    return "/".join(parts)
 
 
 def check_content(content: Any) -> None:
@@ -132,57 +96,7 @@ class _DeconstructibleStorage(Storage):
     """Records constructor arguments (Django's ``@deconstructible``) for subclasses."""
 
 
-class resolved:
-    """A public storage attribute read from the resolved options (resolving them at first use).
-
-    Reading one costs a descriptor call; the hot paths read
-    ``self._resolved`` (a plain instance attribute) instead.
-    """
-
-    def __set_name__(self, owner: type, name: str) -> None:
-        self.name = name
-
-    def __get__(self, instance: Any, owner: type | None = None) -> Any:
-        if instance is None:
-            # A subclass's class attribute (``location = "static"``) is configuration, kept here.
-            return getattr(owner, "_class_values", {}).get(self.name, self)
-        return getattr(instance._resolved or instance._resolve(), self.name)
-
-    def __set__(self, instance: Any, value: Any) -> None:
-        raise AttributeError(f"'{self.name}' comes from the storage's options; pass it to the constructor")
-
-
-class ResolvedOptions:
-    """The attributes a storage built from its resolved options (its client among them)."""
-
-    def __init__(self, attributes: dict[str, Any]) -> None:
-        for name, value in attributes.items():
-            # setattr, not __dict__.update(): CPython keeps the values inline (the fastest reads).
-            setattr(self, name, value)
-
-    if TYPE_CHECKING:  # the attributes differ by storage class
-
-        def __getattr__(self, name: str) -> Any: ...
-
-
-_storages: weakref.WeakSet[RemoteStorage] = weakref.WeakSet()
-
-
-def reset_all_options() -> None:
-    """Every storage alive (per-field ones too) resolves its options again: after BKREPO_* settings or env change."""
-    for storage in list(_storages):
-        storage.reset_options()
-
-
-def _on_setting_changed(*, setting: str, **kwargs: Any) -> None:
-    if conf.affects_storages(setting):
-        reset_all_options()
-
-
-setting_changed.connect(_on_setting_changed, dispatch_uid="bkstorages.backends.base.setting_changed")
-
-
-class RemoteStorage(_DeconstructibleStorage):
+class RemoteStorage(LinksMixin, _DeconstructibleStorage):
     """A Django storage whose files live in a remote object store.
 
     Options are resolved at first use (see ``bkstorages.conf``), not at
@@ -197,81 +111,26 @@ class RemoteStorage(_DeconstructibleStorage):
     secret_options: frozenset[str] = frozenset({"password"})
     # Positional constructor arguments, in order, for deconstruct().
     positional_options: tuple[str, ...] = ()
-    # Plain class attributes of subclasses that shadow a resolved attribute (configuration).
-    _class_values: dict[str, Any] = {}
 
-    if TYPE_CHECKING:
-        location: str
-        file_overwrite: bool
-        url_expire_seconds: int
-        url_preview: bool
-        max_memory_size: int
-        time_zone: str
-        url_cache: SignedURLCache
-        cache_control: str | None
-        object_metadata: dict[str, str] | None
-    else:
-        location = resolved()
-        file_overwrite = resolved()
-        url_expire_seconds = resolved()
-        url_preview = resolved()
-        max_memory_size = resolved()
-        time_zone = resolved()
-        url_cache = resolved()
-        cache_control = resolved()
-        object_metadata = resolved()
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        class_values = dict(cls._class_values)
-        for name, value in list(vars(cls).items()):
-            if isinstance(value, resolved):
-                continue
-            inherited = next((vars(base)[name] for base in cls.__mro__[1:] if name in vars(base)), None)
-            if isinstance(inherited, resolved):
-                # ``location = "static"`` on a subclass: keep the value as configuration (a class
-                # attribute in the order of precedence) and the attribute resolved, so every read
-                # goes through the resolution (which cleans and checks it).
-                class_values[name] = value
-                setattr(cls, name, inherited)
-        cls._class_values = class_values
+    location = resolved[str]()
+    file_overwrite = resolved[bool]()
+    url_expire_seconds = resolved[int]()
+    url_preview = resolved[bool]()
+    max_memory_size = resolved[int]()
+    time_zone = resolved[str]()
+    url_cache = resolved[SignedURLCache]()
+    cache_control = resolved[str | None]()
+    object_metadata = resolved[dict[str, str] | None]()
 
     def __init__(self) -> None:
         self._init_runtime()
 
     def _init_runtime(self) -> None:
-        self._resolved: ResolvedOptions | None = None
-        self._resolve_lock = threading.RLock()
+        """The state no copy shares: resolved options, locks (dropped when pickled)."""
+        self._init_options()
         self._signing_lock = threading.Lock()
-        _storages.add(self)
 
     # -- options --------------------------------------------------------------------
-
-    def _resolve(self) -> ResolvedOptions:
-        """The resolved options, resolving them if they are not (or no longer) resolved.
-
-        Hot paths read ``self._resolved or self._resolve()``: after the first
-        use that is one plain attribute read.
-        """
-        with self._resolve_lock:
-            resolved_options = self._resolved
-            if resolved_options is None:
-                resolved_options = self._resolved = ResolvedOptions(self._resolve_attributes_now())
-            return resolved_options
-
-    def reset_options(self) -> None:
-        """Forget the resolved options (and the client built from them); the next use resolves again."""
-        with self._resolve_lock:
-            self._resolved = None
-
-    @property
-    def options_resolved(self) -> bool:
-        """Whether the options are resolved (they are at first use)."""
-        return self._resolved is not None
-
-    def _resolve_attributes_now(self) -> dict[str, Any]:
-        """Resolve the options (raising ImproperlyConfigured) and return every resolved attribute."""
-        raise NotImplementedError
 
     def _common_attributes(self, values: dict[str, Any], url_cache_namespace: str) -> dict[str, Any]:
         """The store-agnostic resolved attributes, from resolved option values."""
@@ -293,20 +152,11 @@ class RemoteStorage(_DeconstructibleStorage):
 
     def _relative(self, name: Any, *, allow_root: bool = False) -> str:
         """The clean name relative to the storage root; empty only when ``allow_root``."""
-        relative = clean_name(name)
-        if not relative and not allow_root:
-            raise SuspiciousFileOperation(f"File name {shorten(name)!r} is empty; a file name is needed.")
-        return relative
+        return relative_name(name, allow_root=allow_root)
 
     def _key(self, relative: str) -> str:
         """The full key in the bucket: the location prefix is applied here, once."""
-        location = (self._resolved or self._resolve()).location
-        key = f"{location}/{relative}" if location and relative else (location or relative)
-        if key.count("/") + 1 > MAX_DEPTH:
-            raise SuspiciousFileOperation(
-                f"File name {shorten(relative)!r} is nested more than {MAX_DEPTH} levels deep."
-            )
-        return key
+        return join_key((self._resolved or self._resolve()).location, relative)
 
     def key(self, name: Any, *, allow_root: bool = False) -> str:
         """The bucket key of a storage name (checked; raises SuspiciousFileOperation)."""
@@ -314,10 +164,7 @@ class RemoteStorage(_DeconstructibleStorage):
 
     def generate_filename(self, filename: str | os.PathLike[str]) -> str:
         """Like Django's, with POSIX paths on every OS (and the same traversal check)."""
-        filename = os.fspath(filename).replace("\\", "/")
-        dirname, basename = posixpath.split(filename)
-        if ".." in dirname.split("/"):
-            raise SuspiciousFileOperation(f"Detected path traversal attempt in '{dirname}'")
+        dirname, basename = split_filename(filename)
         return posixpath.normpath(posixpath.join(dirname, self.get_valid_name(basename)))
 
     def get_available_name(self, name: str, max_length: int | None = None) -> str:
@@ -405,9 +252,13 @@ class RemoteStorage(_DeconstructibleStorage):
     # -- metadata ---------------------------------------------------------------------
 
     def get_object_metadata(self, name: str, content: Any) -> dict[str, str]:
-        """The metadata stored with ``name`` when ``content`` is saved there (override to choose per file):
-        the ``object_metadata`` option, and ``Cache-Control`` from ``cache_control`` (winning over such a
-        key of any case). What the store cannot carry raises ``ValueError`` before any request."""
+        """The metadata stored with ``name`` when ``content`` is saved there.
+
+        By default the ``object_metadata`` option plus ``Cache-Control`` from the
+        ``cache_control`` option (which wins over a ``Cache-Control`` key of any
+        case); override it to choose per file. Keys and values the store cannot
+        carry are refused with ``ValueError`` before any request.
+        """
         options = self._resolved or self._resolve()
         metadata = dict(options.object_metadata or {})
         if options.cache_control:
@@ -536,21 +387,19 @@ class RemoteStorage(_DeconstructibleStorage):
         return timezone.make_naive(value, timezone.get_default_timezone())
 
     def get_modified_time(self, name: str) -> datetime.datetime:
-        value = self.stat(name).modified_time
-        if value is None:
-            raise NotImplementedError("the store reports no modification time")
-        return value
+        return self._stat_time(self.stat(name).modified_time, "the store reports no modification time")
 
     def get_created_time(self, name: str) -> datetime.datetime:
-        value = self.stat(name).created_time
-        if value is None:
-            raise NotImplementedError("the store reports no creation time")
-        return value
+        return self._stat_time(self.stat(name).created_time, "the store reports no creation time")
 
     def get_accessed_time(self, name: str) -> datetime.datetime:
-        value = self.stat(name).accessed_time
+        return self._stat_time(self.stat(name).accessed_time, "the store does not record access times for this file")
+
+    @staticmethod
+    def _stat_time(value: datetime.datetime | None, missing: str) -> datetime.datetime:
+        """A time from ``stat()``; Django's contract is NotImplementedError when the store has none."""
         if value is None:
-            raise NotImplementedError("the store does not record access times for this file")
+            raise NotImplementedError(missing)
         return value
 
     # bkstorages 3.x kept these pre-Django-2.0 names.
@@ -562,59 +411,6 @@ class RemoteStorage(_DeconstructibleStorage):
 
     def modified_time(self, name: str) -> datetime.datetime:
         return self.get_modified_time(name)
-
-    # -- URLs -------------------------------------------------------------------------
-
-    @property
-    def is_public(self) -> bool:
-        return self._store_is_public()
-
-    def url(self, name: str | None, expire: int | None = None, download: bool | None = None) -> str:
-        """A URL for ``name``: permanent for public buckets (no request), else signed and cached.
-
-        ``expire``: seconds a signed link lives (a cached one is reused only for the same lifetime);
-        ``download``: ``True`` saves the file, ``False`` shows it inline, ``None`` the storage's default."""
-        if name is None:
-            raise ValueError("This file is not accessible via a URL.")
-        return self.urls([name], expire=expire, download=download)[name]
-
-    def urls(self, names: Iterable[str], expire: int | None = None, download: bool | None = None) -> dict[str, str]:
-        """URLs for many names; a private bucket signs every uncached one in one request."""
-        names = list(names)
-        keys = {name: self.key(name) for name in names}
-        if self._store_is_public():
-            return {name: self._store_public_url(key, download=download) for name, key in keys.items()}
-        resolved_options = self._resolved or self._resolve()
-        expire = self._expire_seconds(expire)
-        wanted = list(dict.fromkeys(keys.values()))
-        found = resolved_options.url_cache.get_many(wanted, expire)
-        if len(found) < len(wanted):
-            # One signing request at a time, so threads asking for the same
-            # name at once share one URL instead of each minting their own.
-            with self._signing_lock:
-                found.update(resolved_options.url_cache.get_many([key for key in wanted if key not in found], expire))
-                missing = [key for key in wanted if key not in found]
-                if missing:
-                    signed = self._store_signed_urls(missing, expire)
-                    resolved_options.url_cache.set_many(signed, expire)
-                    found.update(signed)
-        return {name: self._store_link(found[key], download=download) for name, key in keys.items()}
-
-    def upload_url(self, name: str, expire: int | None = None, permits: int | None = 1) -> str:
-        """A signed link to which a client may ``PUT`` the bytes of ``name`` without credentials.
-
-        The name is cleaned and checked as by ``save()`` but kept (call ``get_available_name()`` first);
-        the link lives ``expire`` seconds for ``permits`` uploads (``None``: any number), never cached."""
-        key = self.key(name)
-        if permits is not None and (isinstance(permits, bool) or int(permits) < 1):
-            raise ValueError("permits must be a positive number of uploads, or None for any number")
-        return self._store_upload_url(key, self._expire_seconds(expire), None if permits is None else int(permits))
-
-    def _expire_seconds(self, expire: int | None) -> int:
-        seconds = (self._resolved or self._resolve()).url_expire_seconds if expire is None else int(expire)
-        if seconds <= 0:
-            raise ValueError("expire must be a positive number of seconds")
-        return seconds
 
     # -- what a backend supplies ------------------------------------------------------
 
@@ -651,23 +447,6 @@ class RemoteStorage(_DeconstructibleStorage):
 
     def _store_delete_folder(self, key: str) -> None:
         raise NotImplementedError(f"{type(self).__name__} must implement _store_delete_folder()")
-
-    def _store_is_public(self) -> bool:
-        raise NotImplementedError(f"{type(self).__name__} must implement _store_is_public()")
-
-    def _store_public_url(self, key: str, *, download: bool | None) -> str:
-        raise NotImplementedError(f"{type(self).__name__} must implement _store_public_url()")
-
-    def _store_signed_urls(self, keys: list[str], expire: int) -> dict[str, str]:
-        """Signed download links as the store gives them (cached as they are; see ``_store_link``)."""
-        raise NotImplementedError(f"{type(self).__name__} must implement _store_signed_urls()")
-
-    def _store_link(self, url: str, *, download: bool | None) -> str:
-        """A signed link made to download (``True``), show inline (``False``) or do the store's default."""
-        raise NotImplementedError(f"{type(self).__name__} must implement _store_link()")
-
-    def _store_upload_url(self, key: str, expire: int, permits: int | None) -> str:
-        raise NotImplementedError(f"{type(self).__name__} must implement _store_upload_url()")
 
     def _store_check_metadata(self, metadata: dict[str, str]) -> None:
         """Raise ValueError for metadata the store cannot carry."""

@@ -17,7 +17,7 @@ import datetime
 import re
 import zoneinfo
 from collections.abc import Iterator
-from typing import IO, TYPE_CHECKING, Any
+from typing import IO, Any
 
 from django.core.exceptions import SuspiciousFileOperation
 
@@ -82,22 +82,13 @@ class BKRepoStorage(RemoteStorage):
     # The 3.x constructor's positional order.
     positional_options = ("root_path", "username", "password", "project_id", "bucket", "endpoint_url", "file_overwrite")
 
-    if TYPE_CHECKING:
-        endpoint_url: str
-        project: str
-        bucket: str
-        username: str | None
-        public_base_url: str | None
-        temporary_url_host: str | None
-        client: BKGenericRepoClient
-    else:
-        endpoint_url = resolved()
-        project = resolved()
-        bucket = resolved()
-        username = resolved()
-        public_base_url = resolved()
-        temporary_url_host = resolved()
-        client = resolved()
+    endpoint_url = resolved[str]()
+    project = resolved[str]()
+    bucket = resolved[str]()
+    username = resolved[str | None]()
+    public_base_url = resolved[str | None]()
+    temporary_url_host = resolved[str | None]()
+    client = resolved[BKGenericRepoClient]()
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         """Keep the given options; everything else is resolved at first use (no I/O, no settings read here)."""
