@@ -1,4 +1,4 @@
-"""Import rules of the layout: the client never imports Django; backends/base.py knows no bk-repo client."""
+"""Import rules of the layout: the client never imports Django; backends/base.py and its parts know no client."""
 
 from __future__ import annotations
 
@@ -22,14 +22,52 @@ def test_the_client_never_imports_django() -> None:
     assert not {name for name in modules if name == "django" or name.startswith("django.")}
 
 
-def test_the_store_agnostic_storage_imports_nothing_from_the_client() -> None:
-    import bkstorages.backends.base
+def _imports_of(module: str) -> set[str]:
+    import importlib
 
-    tree = ast.parse(Path(bkstorages.backends.base.__file__).read_text(encoding="utf-8"))
+    tree = ast.parse(Path(importlib.import_module(module).__file__ or "").read_text(encoding="utf-8"))
     imported = {node.module for node in ast.walk(tree) if isinstance(node, ast.ImportFrom) and node.module}
     imported |= {alias.name for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    return imported
+
+
+def test_the_store_agnostic_storage_imports_nothing_from_the_client() -> None:
+    imported = _imports_of("bkstorages.backends.base")
     assert "bkstorages.sources" in imported
     assert not {name for name in imported if name.startswith("bkstorages.client")}
+
+
+@pytest.mark.parametrize(
+    "module", ["bkstorages.backends.names", "bkstorages.backends.resolution", "bkstorages.backends.links"]
+)
+def test_the_parts_of_the_store_agnostic_storage_import_nothing_from_the_client(module: str) -> None:
+    imported = _imports_of(module)
+    assert imported, module
+    assert not {name for name in imported if name.startswith(("bkstorages.client", "bkstorages.backends.bkrepo"))}
+
+
+@pytest.mark.parametrize("module", ["bkstorages.options", "bkstorages.validation"])
+def test_only_conf_reads_settings_and_the_environment(module: str) -> None:
+    """The option table and the value checks read nothing; conf.py re-exports them."""
+    imported = _imports_of(module)
+    assert "typing" in imported
+    assert "django.conf" not in imported
+    assert "os" not in imported
+
+
+def test_conf_re_exports_the_option_table_and_the_value_checks() -> None:
+    from bkstorages import conf, options, validation
+
+    assert conf.OPTIONS is options.OPTIONS
+    assert conf.Option is options.Option
+    assert conf.Problem is validation.Problem
+    assert conf.check_value is validation.check_value
+
+
+def test_clean_name_still_imports_from_the_storage_module() -> None:
+    from bkstorages.backends import base, names
+
+    assert base.clean_name is names.clean_name
 
 
 @pytest.mark.parametrize(
