@@ -201,9 +201,12 @@ def test_the_api_page_lists_what_the_storages_add_to_django(site: Site) -> None:
     from bkstorages.backends.base import RemoteStorage
 
     page = site.page("reference/api.html")
+    # RemoteStorage and its parts (the link and option mixins), down to Django's Storage.
+    own_classes = RemoteStorage.__mro__[: RemoteStorage.__mro__.index(Storage)]
     added = [
         name
-        for name, member in vars(RemoteStorage).items()
+        for cls in own_classes
+        for name, member in vars(cls).items()
         if not name.startswith("_")
         and not hasattr(Storage, name)
         and (inspect.isfunction(member) or isinstance(member, property))
