@@ -24,7 +24,7 @@ from django.core.exceptions import SuspiciousFileOperation
 from bkstorages import conf
 from bkstorages.backends.base import ObjectStat, RemoteStorage, resolved
 from bkstorages.client import BKGenericRepoClient, ObjectReader, metadata_headers
-from bkstorages.client.repo import checked_path
+from bkstorages.client.repo import check_name_length
 from bkstorages.exceptions import NameTooLongError, ObjectIsFolderError, ObjectNotFoundError
 from bkstorages.files import RemoteFile
 from bkstorages.sources import UploadSource
@@ -158,7 +158,7 @@ class BKRepoStorage(RemoteStorage):
         """The full key, refused (``SuspiciousFileOperation``) when too long for a bk-repo request line."""
         key = super()._key(relative)
         try:
-            checked_path(key)
+            check_name_length(key)
         except NameTooLongError as error:
             raise SuspiciousFileOperation(str(error)) from None
         return key

@@ -42,6 +42,9 @@ class LinksMixin(LazyOptionsMixin):
         """
         if name is None:
             raise ValueError("This file is not accessible via a URL.")
+        key = self.key(name)  # a bad name is refused before any request, even the one asking if public
+        if self._store_is_public():  # the common case of a page full of links: no list, no dict
+            return self._store_public_url(key, download=download)
         return self.urls([name], expire=expire, download=download)[name]
 
     def urls(self, names: Iterable[str], expire: int | None = None, download: bool | None = None) -> dict[str, str]:

@@ -40,28 +40,36 @@ def clean_name(name: Any) -> str:
     """
     if not isinstance(name, str):
         raise TypeError(f"storage names must be str, not {type(name).__name__}")
-    shown = repr(shorten(name))  # the errors below never echo a huge name whole
     if _CONTROL_CHARS.search(name):
-        raise SuspiciousFileOperation(f"File name {shown} contains control characters.")
+        raise SuspiciousFileOperation(f"File name {_shown(name)} contains control characters.")
     name = name.replace("\\", "/")
     relative = name.lstrip("/")
     if _DRIVE.match(relative):
-        raise SuspiciousFileOperation(f"File name {shown} starts with a drive letter.")
+        raise SuspiciousFileOperation(f"File name {_shown(name)} starts with a drive letter.")
     parts: list[str] = []
     for segment in relative.split("/"):
         if segment in ("", "."):
             continue
         if segment == "..":
             if not parts:
-                raise SuspiciousFileOperation(f"Detected path traversal attempt in {shown}.")
+                raise SuspiciousFileOperation(f"Detected path traversal attempt in {_shown(name)}.")
             parts.pop()
             continue
         if segment != segment.strip():
-            raise SuspiciousFileOperation(f"File name {shown} has a path segment with leading or trailing spaces.")
+            raise SuspiciousFileOperation(
+                f"File name {_shown(name)} has a path segment with leading or trailing spaces."
+            )
         if len(segment) > MAX_SEGMENT_LENGTH:
-            raise SuspiciousFileOperation(f"File name {shown} has a path segment longer than {MAX_SEGMENT_LENGTH}.")
+            raise SuspiciousFileOperation(
+                f"File name {_shown(name)} has a path segment longer than {MAX_SEGMENT_LENGTH}."
+            )
         parts.append(segment)
     return "/".join(parts)
+
+
+def _shown(name: str) -> str:
+    """How an error shows a name: quoted, and cut so that a huge name is never echoed whole."""
+    return repr(shorten(name))
 
 
 def relative_name(name: Any, *, allow_root: bool = False) -> str:

@@ -26,6 +26,8 @@ _TEMPORARY_URL_ROUTE = TEMPORARY_URL_ROUTE
 #: header limit behind it is 8 KiB too), so a request line over 8 KiB is a
 #: 414. 1 KiB of that is left for the method, route, project, bucket and query.
 MAX_ENCODED_NAME = 7 * 1024
+#: Percent-encoding makes at most 12 characters of one (4 UTF-8 bytes, each ``%XX``).
+_MAX_ENCODED_PER_CHAR = 12
 
 
 def encode_path(path: str) -> str:
@@ -35,6 +37,12 @@ def encode_path(path: str) -> str:
     ``?``, ``%``, ``+``, spaces and non-ASCII round-trip.
     """
     return quote(path, safe="/")
+
+
+def check_name_length(key: str) -> None:
+    """Raise :class:`NameTooLongError` when ``key`` would not fit a request line (encoding only long keys)."""
+    if len(key) * _MAX_ENCODED_PER_CHAR > MAX_ENCODED_NAME:
+        checked_path(key)
 
 
 def checked_path(key: str) -> str:
