@@ -218,6 +218,10 @@ class BKRepoStaticStorage(BKRepoPublicStorage):
         return state
 
 
+#: The manifest not read yet (see ``BKRepoManifestStaticStorage.load_manifest``).
+_DEFERRED: Any = object()
+
+
 class _KnownDigest:
     """Stands for a stored file's content where only its md5 is needed (``file_hash``)."""
 
@@ -242,6 +246,37 @@ class BKRepoManifestStaticStorage(ManifestFilesMixin, BKRepoStaticStorage):  # t
     manifest) gets the storage's ``cache_control``. (So a hashed copy is
     uploaded rather than copied from its original, whose metadata differs.)
     """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # Django's __init__ reads the manifest; here it is read at first use, so
+        # building the storage does no I/O and never raises for missing settings.
+        self._manifest_deferred = True
+        super().__init__(*args, **kwargs)
+        self._manifest_deferred = False
+
+    def load_manifest(self) -> Any:  # (paths, hash); django-stubs still say a dict
+        if self._manifest_deferred:
+            return _DEFERRED, ""
+        return super().load_manifest()
+
+    @property
+    def hashed_files(self) -> dict[str, str]:
+        if self.__dict__.get("_hashed_files", _DEFERRED) is _DEFERRED:
+            self._hashed_files, self._manifest_hash = self.load_manifest()
+        return self._hashed_files
+
+    @hashed_files.setter
+    def hashed_files(self, value: dict[str, str]) -> None:
+        self._hashed_files = value
+
+    @property
+    def manifest_hash(self) -> str:
+        self.hashed_files  # noqa: B018 - the manifest gives both
+        return self._manifest_hash
+
+    @manifest_hash.setter
+    def manifest_hash(self, value: str) -> None:
+        self._manifest_hash = value
 
     def post_process(self, *args: Any, **kwargs: Any) -> Iterator[Any]:
         if kwargs.get("dry_run"):

@@ -20,6 +20,7 @@ import pytest
 import requests
 from django.contrib.staticfiles import finders
 from django.contrib.staticfiles.storage import staticfiles_storage
+from django.core.exceptions import ImproperlyConfigured
 from django.core.files.base import ContentFile
 from django.core.files.storage import storages
 from django.core.management import call_command
@@ -279,3 +280,18 @@ def test_hashed_names_are_immutable_and_the_rest_short_lived(bk: Any, tmp_path: 
         plain.save("plain.css", ContentFile(b"p"))
         assert cache_control(plain.url("plain.css")) == "no-cache"
         assert plain.get_metadata("plain.css") == {"cache-control": "no-cache"}
+
+
+def test_manifest_storage_reads_its_manifest_at_first_use(bk: Any, proxied_static: FaultProxy) -> None:
+    with override_settings(BKREPO_ENDPOINT_URL=None, BKREPO_PROJECT=None):
+        unconfigured = BKRepoManifestStaticStorage()  # building it reads no setting and sends nothing
+        with pytest.raises(ImproperlyConfigured, match="BKREPO_ENDPOINT_URL"):
+            unconfigured.url("css/site.css")
+    storage = BKRepoManifestStaticStorage()
+    storage.save("staticfiles.json", ContentFile(json.dumps({"version": "1.1", "paths": {"a.css": "a.1.css"}})))
+    proxy_requests = proxied_static.count()
+    fresh = BKRepoManifestStaticStorage()
+    assert proxied_static.count() == proxy_requests  # nothing sent while building it
+    assert fresh.stored_name("a.css") == "a.1.css"  # the manifest, read at first use
+    assert proxied_static.count() > proxy_requests
+    assert fresh.manifest_hash == ""
