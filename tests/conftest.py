@@ -9,6 +9,7 @@ in front of the session's dev server.
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,6 +17,15 @@ from urllib.parse import urlsplit
 import pytest
 
 from tests.faultproxy import FaultProxy
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # A run started in the background by a non-interactive shell inherits
+    # SIGINT ignored, and so would every process the tests start and then stop
+    # with SIGINT as Ctrl-C does (the sandbox, the dev server, bkrepo_sync).
+    # Give it back its default, which the processes started from here inherit.
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 @pytest.fixture
