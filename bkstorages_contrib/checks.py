@@ -22,7 +22,7 @@ from django.conf import settings
 from django.core import checks
 from django.utils.module_loading import import_string
 
-from bkstorages import conf
+from bkstorages import compat, conf
 
 # Keyword arguments a manifest storage takes besides the bkstorages options.
 MANIFEST_OPTIONS = frozenset({"manifest_location", "manifest_storage", "manifest_strict"})
@@ -220,18 +220,14 @@ def configured_storages() -> list[ConfiguredStorage]:
             if isinstance(config, dict) and isinstance(config.get("BACKEND"), str):
                 options = config.get("OPTIONS") or {}
                 entries.append((str(alias), f"STORAGES[{alias!r}]", config["BACKEND"], dict(options)))
-    if django.VERSION < (5, 1):
-        # Django 4.2 still honours the old settings, and they win over STORAGES (as in its StorageHandler).
-        # The same backend in both is not a conflict: override_settings(STORAGES=...) sets the old names too.
-        by_alias = {entry[0]: entry for entry in entries}
-        for alias, name in (("default", "DEFAULT_FILE_STORAGE"), ("staticfiles", "STATICFILES_STORAGE")):
-            value = _setting(name)
-            if not isinstance(value, str) or not settings.is_overridden(name):  # type: ignore[misc]  # missing from django-stubs
-                continue
-            if alias in by_alias and by_alias[alias][2] == value:
-                continue
-            entries = [entry for entry in entries if entry[0] != alias]
-            entries.append((alias, name, value, {}))
+    # Django 4.2 still honours the old settings, and they win over STORAGES (as in its StorageHandler).
+    # The same backend in both is not a conflict: override_settings(STORAGES=...) sets the old names too.
+    by_alias = {entry[0]: entry for entry in entries}
+    for alias, (name, value) in compat.legacy_storage_backends().items():
+        if alias in by_alias and by_alias[alias][2] == value:
+            continue
+        entries = [entry for entry in entries if entry[0] != alias]
+        entries.append((alias, name, value, {}))
 
     found = []
     for alias, source, backend, options in entries:
@@ -268,7 +264,7 @@ def check_legacy_storage_settings(
     app_configs: Sequence[AppConfig] | None = None, **kwargs: Any
 ) -> list[checks.CheckMessage]:
     """DEFAULT_FILE_STORAGE / STATICFILES_STORAGE are silently ignored from Django 5.1 on."""
-    if django.VERSION < (5, 1):
+    if compat.READS_LEGACY_STORAGE_SETTINGS:
         return []
     messages: list[checks.CheckMessage] = []
     storages_setting = _setting("STORAGES")

@@ -299,10 +299,12 @@ def test_every_id_the_checks_use_is_in_the_table() -> None:
 @pytest.mark.parametrize("check", bkchecks.CHECKS, ids=lambda check: check.id)
 def test_each_check_reports_its_example_and_nothing_else(check: bkchecks.Check) -> None:
     """The examples are what the documentation shows for each check: they must give that check."""
-    if check.since > django.VERSION:
-        pytest.skip(f"{check.id} applies from Django {check.since} on")  # the matrix runs it on newer Django
     with override_settings(**check.settings()):
         messages = run_checks()
+    if check.since > django.VERSION:
+        # Older Django still reads what the check is about, so its example is fine there (newer Django in the matrix).
+        assert check.id not in ids(messages)
+        return
     assert ids(messages) == [check.id]
     assert isinstance(messages[0], check.level)
     assert messages[0].hint
